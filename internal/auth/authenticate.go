@@ -1,0 +1,178 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/certdock/certdock/internal/errs"
+)
+
+// Identity is a security identity (a user or group account).
+type Identity struct {
+	ID           int64
+	AccountName  string // "user" or "DOMAIN\user"
+	IdentityType string // "User" or "Group"
+	Valid        bool
+	PasswordHash string // slow salted hash; empty = cannot log in with a password
+	Roles        []RoleRef
+	CreatedAt    time.Time
+}
+
+// Role is a security role.
+type Role struct {
+	ID          int64
+	Name        string
+	Description string
+	Enabled     bool
+	Private     bool
+	Immutable   bool
+	Permissions []string
+	Identities  []IdentityRef
+}
+
+// IdentityRef names an identity in a role.
+type IdentityRef struct {
+	ID          int64
+	AccountName string
+}
+
+// IdentityStore is what authentication needs from storage.
+type IdentityStore interface {
+	// IdentityForLogin returns the identity with its password hash and the
+	// permission strings of its enabled roles.
+	IdentityForLogin(ctx context.Context, account string) (Identity, []string, error)
+}
+
+// ErrNoIdentity is returned by IdentityStore when the account does not exist.
+var ErrNoIdentity = errors.New("no such identity")
+
+// Authenticator checks HTTP Basic credentials.
+//
+// Password hashes are deliberately slow, so a successful check is remembered
+// for a short time under a SHA-256 of (account, password, stored hash): the
+// cache never holds a password, and a changed password or role takes effect
+// when the entry expires (CacheTTL).
+type Authenticator struct {
+	store    IdentityStore
+	verify   func(hash, password string) (bool, error)
+	now      func() time.Time
+	cacheTTL time.Duration
+
+	dummy    string // a hash verified for unknown accounts, to even out timing
+
+	mu    sync.Mutex
+	cache map[[32]byte]cached
+}
+
+type cached struct {
+	p       *Principal
+	expires time.Time
+}
+
+// NewAuthenticator builds an authenticator.
+func NewAuthenticator(store IdentityStore, verify func(hash, password string) (bool, error), now func() time.Time, cacheTTL time.Duration) *Authenticator {
+	return &Authenticator{store: store, verify: verify, now: now, cacheTTL: cacheTTL, cache: map[[32]byte]cached{}}
+}
+
+// Flush forgets remembered logins (after identity or role changes).
+func (a *Authenticator) Flush() {
+	a.mu.Lock()
+	a.cache = map[[32]byte]cached{}
+	a.mu.Unlock()
+}
+
+var errBadCredentials = errs.E(errs.Unauthenticated, errs.CodeUnauthenticated, "the user name or password is incorrect")
+
+// Basic authenticates an Authorization header value.
+func (a *Authenticator) Basic(ctx context.Context, header string) (*Principal, error) {
+	scheme, payload, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Basic") {
+		return nil, errs.E(errs.Unauthenticated, errs.CodeUnauthenticated, "authentication required: send HTTP Basic credentials")
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(payload))
+	if err != nil || len(raw) > 1024 {
+		return nil, errBadCredentials
+	}
+	user, password, ok := strings.Cut(string(raw), ":")
+	if !ok || user == "" {
+		return nil, errBadCredentials
+	}
+	return a.Login(ctx, user, password)
+}
+
+// Login authenticates an account name ("DOMAIN\user", "user@domain" or
+// "user") and password.
+func (a *Authenticator) Login(ctx context.Context, user, password string) (*Principal, error) {
+	account := NormalizeAccount(user)
+	id, perms, err := a.store.IdentityForLogin(ctx, account)
+	if errors.Is(err, ErrNoIdentity) {
+		// DOMAIN\user falls back to a local account "user".
+		if _, local, ok := strings.Cut(account, `\`); ok {
+			id, perms, err = a.store.IdentityForLogin(ctx, local)
+		}
+	}
+	if errors.Is(err, ErrNoIdentity) {
+		// Spend comparable time so unknown accounts are not told apart by timing.
+		if a.dummy != "" {
+			_, _ = a.verify(a.dummy, password)
+		}
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "looking up identity")
+	}
+	if !id.Valid || id.PasswordHash == "" {
+		return nil, errBadCredentials
+	}
+	key := sha256.Sum256([]byte(id.AccountName + "\x00" + password + "\x00" + id.PasswordHash))
+	now := a.now()
+	a.mu.Lock()
+	c, hit := a.cache[key]
+	a.mu.Unlock()
+	if hit && now.Before(c.expires) {
+		return c.p, nil
+	}
+	ok, err := a.verify(id.PasswordHash, password)
+	if err != nil || !ok {
+		return nil, errBadCredentials
+	}
+	p := NewPrincipal(id.ID, id.AccountName, id.Roles, ParseGrants(perms))
+	a.mu.Lock()
+	if len(a.cache) > 10000 {
+		a.cache = map[[32]byte]cached{}
+	}
+	a.cache[key] = cached{p: p, expires: now.Add(a.cacheTTL)}
+	a.mu.Unlock()
+	return p, nil
+}
+
+// SetDummyHash sets a hash (made with the live parameters) that is verified
+// for unknown accounts, so they cannot be told apart by response time.
+func (a *Authenticator) SetDummyHash(h string) { a.dummy = h }
+
+// NormalizeAccount turns "user@domain" into "DOMAIN\user" and trims spaces;
+// "DOMAIN\user" and "user" stay as they are.
+func NormalizeAccount(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, `\`) {
+		return s
+	}
+	if u, d, ok := strings.Cut(s, "@"); ok && u != "" && d != "" {
+		return strings.ToUpper(strings.Split(d, ".")[0]) + `\` + u
+	}
+	return s
+}
+
+// AccountKey is the case-insensitive unique key of an account name.
+func AccountKey(s string) string { return strings.ToLower(NormalizeAccount(s)) }
+
+// ConstantTimeEqual compares two secrets.
+func ConstantTimeEqual(a, b string) bool {
+	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
+}
