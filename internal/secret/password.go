@@ -1,6 +1,7 @@
 package secret
 
 import (
+	cryptorand "crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -56,10 +57,13 @@ var b64 = base64.RawStdEncoding
 
 // HashPassword returns an argon2id hash of password in the PHC string format
 // "$argon2id$v=19$m=19456,t=2,p=1$<salt>$<hash>" (unpadded standard base64),
-// with a 16-byte salt read from rand.
+// with a 16-byte salt read from rand (crypto/rand when rand is nil).
 func HashPassword(password string, rand io.Reader) (string, error) {
 	if len(password) > MaxPasswordSize {
 		return "", fmt.Errorf("secret: password longer than %d bytes", MaxPasswordSize)
+	}
+	if rand == nil {
+		rand = cryptorand.Reader
 	}
 	salt := make([]byte, argonSaltSize)
 	if _, err := io.ReadFull(rand, salt); err != nil {
@@ -180,9 +184,13 @@ const maxPasswordAttempts = 1000
 // characters 0, O, 1, l and I (57 characters, about 5.8 bits each). When
 // length is 3 or more the password contains at least one of each class; it
 // is redrawn until it does, which keeps it uniform among such passwords.
+// rand nil means crypto/rand.
 func RandomPassword(rand io.Reader, length int) (string, error) {
 	if length < 1 || length > MaxRandomPasswordLength {
 		return "", fmt.Errorf("secret: password length %d out of range 1..%d", length, MaxRandomPasswordLength)
+	}
+	if rand == nil {
+		rand = cryptorand.Reader
 	}
 	const limit = 256 / len(passwordChars) * len(passwordChars) // 228 = 4*57
 	out := make([]byte, length)

@@ -237,3 +237,17 @@ func BenchmarkHashPassword(b *testing.B) {
 		}
 	}
 }
+
+func TestPasswordFuncs_NilRandUsesCryptoRand(t *testing.T) {
+	p, err := RandomPassword(nil, 24)
+	if err != nil || len(p) != 24 {
+		t.Fatalf("RandomPassword(nil, 24) = %q, %v", p, err)
+	}
+	enc, err := HashPassword(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := VerifyPassword(enc, p); !ok || err != nil {
+		t.Errorf("VerifyPassword = %v, %v", ok, err)
+	}
+}
