@@ -75,137 +75,158 @@ func isWordStart(r rune) bool { return r == '_' || unicode.IsLetter(r) }
 func isWordPart(r rune) bool  { return r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r) }
 func isDigit(b byte) bool     { return b >= '0' && b <= '9' }
 
+// lexer splits a query into tokens. i is the byte offset into s and pos the
+// 1-based character position of s[i].
+type lexer struct {
+	s    string
+	i    int
+	pos  int
+	toks []token
+}
+
 // lex splits s into tokens, ending with tEOF. It rejects invalid UTF-8 and
-// NUL bytes up front: PostgreSQL refuses both in text parameters, and a
-// client mistake must not become a database error.
+// NUL characters anywhere: PostgreSQL refuses both in text parameters, and a
+// client's mistake must not turn into a database error.
 func lex(s string) ([]token, error) {
-	var toks []token
-	pos := 1 // rune position of s[i]
-	i := 0
-	for i < len(s) {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return nil, queryErr(pos, "invalid UTF-8")
+	l := &lexer{s: s, pos: 1}
+	for l.i < len(s) {
+		r, err := l.peekRune()
+		if err != nil {
+			return nil, err
 		}
-		if r == 0 {
-			return nil, queryErr(pos, "NUL character not allowed")
-		}
-		start, startPos := i, pos
+		var tok token
 		switch {
 		case unicode.IsSpace(r):
-			i += size
-			pos++
+			l.advance()
 			continue
-		case r == '(':
-			toks = append(toks, token{kind: tLParen, pos: pos, raw: "("})
-			i++
-			pos++
-			continue
-		case r == ')':
-			toks = append(toks, token{kind: tRParen, pos: pos, raw: ")"})
-			i++
-			pos++
-			continue
+		case r == '(' || r == ')':
+			tok = token{kind: tLParen, pos: l.pos, raw: string(r)}
+			if r == ')' {
+				tok.kind = tRParen
+			}
+			l.advance()
 		case r == '"' || r == '\'':
-			quote := byte(r)
-			var b strings.Builder
-			i++
-			pos++
-			closed := false
-			for i < len(s) {
-				c, sz := utf8.DecodeRuneInString(s[i:])
-				if c == utf8.RuneError && sz <= 1 {
-					return nil, queryErr(pos, "invalid UTF-8")
-				}
-				if c == 0 {
-					return nil, queryErr(pos, "NUL character not allowed")
-				}
-				if c == '\\' && i+1 < len(s) && (s[i+1] == '"' || s[i+1] == '\'' || s[i+1] == '\\') {
-					b.WriteByte(s[i+1])
-					i += 2
-					pos += 2
-					continue
-				}
-				i += sz
-				pos++
-				if c == rune(quote) {
-					closed = true
-					break
-				}
-				b.WriteRune(c)
-			}
-			if !closed {
-				return nil, queryErr(startPos, "unterminated string")
-			}
-			toks = append(toks, token{kind: tString, pos: startPos, raw: s[start:i], str: b.String()})
-			continue
-		case isDigit(byte(r)) || (r == '-' && i+1 < len(s) && isDigit(s[i+1])):
-			i++
-			for i < len(s) && isDigit(s[i]) {
-				i++
-			}
-			raw := s[start:i]
-			pos += len(raw)
-			n, err := strconv.ParseInt(raw, 10, 64)
-			if err != nil {
-				return nil, queryErr(startPos, "number %q is out of range", raw)
-			}
-			toks = append(toks, token{kind: tNumber, pos: startPos, raw: raw, num: n})
-			continue
+			tok, err = l.lexString(byte(r))
+		case isDigit(s[l.i]) || (r == '-' && l.i+1 < len(s) && isDigit(s[l.i+1])):
+			tok, err = l.lexNumber()
 		case r == '-':
-			i++
-			pos++
-			for i < len(s) {
-				c, sz := utf8.DecodeRuneInString(s[i:])
-				if !isWordPart(c) {
-					break
-				}
-				i += sz
-				pos++
-			}
-			raw := s[start:i]
-			w, ok := opWords[strings.ToLower(raw[1:])]
-			if !ok {
-				return nil, queryErr(startPos, "unknown operator %q", raw)
-			}
-			k := tOp
-			if w.unary {
-				k = tUnary
-			}
-			toks = append(toks, token{kind: k, pos: startPos, raw: raw, op: w.op})
-			continue
+			tok, err = l.lexOperator()
 		case isWordStart(r):
-			i += size
-			pos++
-			for i < len(s) {
-				c, sz := utf8.DecodeRuneInString(s[i:])
-				if !isWordPart(c) {
-					break
-				}
-				i += sz
-				pos++
-			}
-			raw := s[start:i]
-			t := token{kind: tIdent, pos: startPos, raw: raw, str: raw}
-			switch strings.ToLower(raw) {
-			case "and":
-				t.kind = tAnd
-			case "or":
-				t.kind = tOr
-			case "true":
-				t.kind = tTrue
-			case "false":
-				t.kind = tFalse
-			case "null":
-				t.kind = tNull
-			}
-			toks = append(toks, t)
-			continue
+			tok = l.lexWord()
 		default:
-			return nil, queryErr(pos, "unexpected character %q", string(r))
+			return nil, queryErr(l.pos, "unexpected character %q", string(r))
 		}
+		if err != nil {
+			return nil, err
+		}
+		l.toks = append(l.toks, tok)
 	}
-	return append(toks, token{kind: tEOF, pos: pos}), nil
+	return append(l.toks, token{kind: tEOF, pos: l.pos}), nil
+}
+
+// peekRune decodes the character at l.i, rejecting invalid UTF-8 and NUL.
+func (l *lexer) peekRune() (rune, error) {
+	r, size := utf8.DecodeRuneInString(l.s[l.i:])
+	if r == utf8.RuneError && size <= 1 {
+		return 0, queryErr(l.pos, "invalid UTF-8")
+	}
+	if r == 0 {
+		return 0, queryErr(l.pos, "NUL character not allowed")
+	}
+	return r, nil
+}
+
+// advance moves past the character at l.i.
+func (l *lexer) advance() {
+	_, size := utf8.DecodeRuneInString(l.s[l.i:])
+	l.i += size
+	l.pos++
+}
+
+// skipWord moves past word characters.
+func (l *lexer) skipWord() {
+	for l.i < len(l.s) {
+		r, _ := utf8.DecodeRuneInString(l.s[l.i:])
+		if !isWordPart(r) {
+			return
+		}
+		l.advance()
+	}
+}
+
+// lexString reads a literal quoted with quote. A backslash escapes `"`, `'`
+// and `\`; before anything else it is an ordinary character.
+func (l *lexer) lexString(quote byte) (token, error) {
+	start, startPos := l.i, l.pos
+	l.advance()
+	var b strings.Builder
+	for l.i < len(l.s) {
+		r, err := l.peekRune()
+		if err != nil {
+			return token{}, err
+		}
+		if r == '\\' && l.i+1 < len(l.s) {
+			if next := l.s[l.i+1]; next == '"' || next == '\'' || next == '\\' {
+				b.WriteByte(next)
+				l.advance()
+				l.advance()
+				continue
+			}
+		}
+		l.advance()
+		if r == rune(quote) {
+			return token{kind: tString, pos: startPos, raw: l.s[start:l.i], str: b.String()}, nil
+		}
+		b.WriteRune(r)
+	}
+	return token{}, queryErr(startPos, "unterminated string")
+}
+
+// lexNumber reads an optionally negative decimal integer.
+func (l *lexer) lexNumber() (token, error) {
+	start, startPos := l.i, l.pos
+	l.advance() // digit or '-'
+	for l.i < len(l.s) && isDigit(l.s[l.i]) {
+		l.advance()
+	}
+	raw := l.s[start:l.i]
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil {
+		return token{}, queryErr(startPos, "number %q is out of range", raw)
+	}
+	return token{kind: tNumber, pos: startPos, raw: raw, num: n}, nil
+}
+
+// lexOperator reads '-' and the operator name after it.
+func (l *lexer) lexOperator() (token, error) {
+	start, startPos := l.i, l.pos
+	l.advance()
+	l.skipWord()
+	raw := l.s[start:l.i]
+	w, ok := opWords[strings.ToLower(raw[1:])]
+	if !ok {
+		return token{}, queryErr(startPos, "unknown operator %q", raw)
+	}
+	kind := tOp
+	if w.unary {
+		kind = tUnary
+	}
+	return token{kind: kind, pos: startPos, raw: raw, op: w.op}, nil
+}
+
+// keywords are the reserved words, lower-cased.
+var keywords = map[string]tokKind{"and": tAnd, "or": tOr, "true": tTrue, "false": tFalse, "null": tNull}
+
+// lexWord reads a field name or keyword.
+func (l *lexer) lexWord() token {
+	start, startPos := l.i, l.pos
+	l.skipWord()
+	raw := l.s[start:l.i]
+	kind, ok := keywords[strings.ToLower(raw)]
+	if !ok {
+		kind = tIdent
+	}
+	return token{kind: kind, pos: startPos, raw: raw, str: raw}
 }
 
 // Parse parses a query string into an Expr. It checks syntax only; field

@@ -88,6 +88,8 @@ func TestParse_Accepts(t *testing.T) {
 		{"single quote inside double quotes", `F -eq "it's"`, `[F -eq "it's"]`},
 		{"empty string", `F -eq ""`, `[F -eq ""]`},
 		{"unicode", `Größe -eq "Grüße"`, `[Größe -eq "Grüße"]`},
+		{"field starting with a non-ASCII letter", `İd -eq 1`, `[İd -eq #1]`},
+		{"non-ASCII space", "F\u00a0-eq\u20031", `[F -eq #1]`},
 		{"keywords inside strings are text", `F -eq "x AND y"`, `[F -eq "x AND y"]`},
 		{"whitespace of all sorts", "\t F\n-eq\r\n 1 ", `[F -eq #1]`},
 
