@@ -1,0 +1,43 @@
+// Package config holds certdock's typed server configuration: flags and
+// environment variables (parsed by the CLI) with their defaults, and the
+// declarative setup file loaded at start for reproducible configuration.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+)
+
+// Serve is the configuration of `certdock serve`.
+type Serve struct {
+	Listen   string `help:"HTTPS listen address." default:":8443" env:"CERTDOCK_LISTEN"`
+	DataDir  string `help:"Data directory (SQLite database, master key, CA certificates)." default:"./certdock-data" env:"CERTDOCK_DATA_DIR" name:"data-dir"`
+	DB       string `help:"Database: empty for the embedded SQLite file, or a postgres:// DSN." env:"CERTDOCK_DB" name:"db"`
+	Config   string `help:"Declarative setup file (JSON) applied at start." env:"CERTDOCK_CONFIG" name:"config"`
+	Hostname string `help:"Host name for the server certificate and the CAs' HOST\\ part (default: this machine's host name)." env:"CERTDOCK_HOSTNAME"`
+	LogFormat string `help:"Log format: text or json." default:"text" env:"CERTDOCK_LOG_FORMAT" enum:"text,json" name:"log-format"`
+}
+
+// Validate checks the configuration and fills the host name.
+func (s *Serve) Validate() error {
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		return fmt.Errorf("--listen %q: %v", s.Listen, err)
+	}
+	if strings.TrimSpace(s.DataDir) == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if s.Hostname == "" {
+		h, err := os.Hostname()
+		if err != nil || h == "" {
+			h = "localhost"
+		}
+		s.Hostname = h
+	}
+	if strings.ContainsAny(s.Hostname, `\/ `) {
+		return fmt.Errorf("--hostname %q must be a plain host name", s.Hostname)
+	}
+	return nil
+}

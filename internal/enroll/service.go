@@ -1,0 +1,378 @@
+package enroll
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/asn1"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/certdock/certdock/internal/auth"
+	"github.com/certdock/certdock/internal/ca"
+	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/keygen"
+	"github.com/certdock/certdock/internal/keystore"
+	"github.com/certdock/certdock/internal/pki"
+	"github.com/certdock/certdock/internal/policy"
+)
+
+// Store is what enrollment reads and writes; sqlstore.Q implements it.
+type Store interface {
+	Settings(ctx context.Context) (policy.Settings, error)
+	Template(ctx context.Context, id int64) (policy.Template, error)
+	TemplateByName(ctx context.Context, name string) (policy.Template, error)
+	Pattern(ctx context.Context, id int64) (policy.Pattern, error)
+	DefaultPattern(ctx context.Context, templateID int64) (policy.Pattern, error)
+	CAIDs(ctx context.Context) (map[int64]policy.CA, error)
+	MetadataFields(ctx context.Context) ([]policy.MetadataField, error)
+	Role(ctx context.Context, id int64) (auth.Role, error)
+	RoleByName(ctx context.Context, name string) (auth.Role, error)
+	Certificate(ctx context.Context, id int64) (certificate.Record, error)
+
+	InsertRequest(ctx context.Context, r certificate.Request) (int64, error)
+	CompleteRequest(ctx context.Context, id int64, state int, certID *int64) error
+	InsertCertificate(ctx context.Context, r *certificate.Record) (int64, error)
+	InsertRetainedKey(ctx context.Context, certID int64, sealed []byte, retainUntil *time.Time, now time.Time) error
+	AddHistory(ctx context.Context, h certificate.HistoryEntry) error
+	Audit(ctx context.Context, at time.Time, actor, action, target, details string) error
+}
+
+// Directory fills subject parts from a directory (PopulateMissingValuesFromAD).
+type Directory interface {
+	// Lookup finds the account or host named cn and returns subject parts
+	// by short name (O, OU, L, ST, C, E).
+	Lookup(ctx context.Context, cn string) (map[string]string, error)
+}
+
+// StoreChecker validates v2 store targets; nil means no store exists.
+type StoreChecker interface {
+	CheckStores(ctx context.Context, p *auth.Principal, targets []StoreTarget) error
+}
+
+// Options wires the service.
+type Options struct {
+	Store      Store
+	InTx       func(ctx context.Context, fn func(Store) error) error
+	Connectors func(caID int64) (ca.Connector, bool)
+	Seal       func(plaintext, aad []byte) ([]byte, error)
+	Directory  Directory // nil: no directory configured
+	Stores     StoreChecker
+	Rand       io.Reader
+	Now        func() time.Time
+	Logger     *slog.Logger
+	IsNotFound func(error) bool
+	// RandomPassword makes a password of at least n characters.
+	RandomPassword func(n int) (string, error)
+}
+
+// Service enrolls certificates.
+type Service struct{ o Options }
+
+// New builds the service.
+func New(o Options) *Service {
+	if o.Rand == nil {
+		o.Rand = rand.Reader
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Service{o: o}
+}
+
+// plan is a request checked against policy and ready to issue.
+type plan struct {
+	settings  policy.Settings
+	template  *policy.Template // nil for a standalone CA without template
+	pattern   *policy.Pattern
+	caID      int64
+	ca        policy.CA
+	key       keygen.Spec
+	subject   pki.DN
+	sans      pki.SANs
+	password  string
+	metadata  map[string]string
+	fields    map[string]string
+	ownerRole *auth.Role
+	renewal   *certificate.Record
+}
+
+// EnrollPFX runs a server-side key generation enrollment.
+func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXRequest) (*PFXResult, error) {
+	pl, err := s.check(ctx, p, &req)
+	if err != nil {
+		return nil, err
+	}
+	if (pl.pattern != nil && pl.pattern.RequiresApproval) || (pl.template != nil && pl.template.RequiresApproval) {
+		return nil, errs.E(errs.Invalid, errs.CodeEnrollmentPolicy,
+			"EnrollmentPatternId: the enrollment pattern requires approval, and approval workflows are not enabled on this server")
+	}
+
+	// Crypto happens outside any transaction.
+	key, err := keygen.Generate(s.o.Rand, pl.key)
+	if err != nil {
+		return nil, errs.Wrap(err, "generating key")
+	}
+	issued, err := s.issue(ctx, pl, key.Public(), &req)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := s.pack(req, pl, key, issued)
+	if err != nil {
+		return nil, err
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, errs.Wrap(err, "encoding key")
+	}
+
+	now := s.o.Now().UTC()
+	rec := certificate.FromX509(issued.Certificate, rawName)
+	rec.ImportDate = now
+	rec.State = certificate.StateActive
+	rec.CAID = &pl.caID
+	rec.RequesterID = &p.IdentityID
+	rec.RequesterName = p.AccountName
+	rec.Metadata = pl.metadata
+	if upns, _ := pki.UPNsFromCertificate(issued.Certificate); len(upns) > 0 {
+		for _, u := range upns {
+			rec.SANs = append(rec.SANs, certificate.SAN{Type: certificate.SANUPN, Value: u})
+		}
+	}
+	if pl.template != nil {
+		rec.TemplateID = &pl.template.ID
+	}
+	if pl.pattern != nil {
+		rec.PatternID = &pl.pattern.ID
+	}
+	if pl.ownerRole != nil {
+		rec.OwnerRoleID = &pl.ownerRole.ID
+	}
+	if pl.renewal != nil {
+		rec.RenewedFromID = &pl.renewal.ID
+	}
+	retain, until := retention(pl, issued.Certificate, now)
+	doc, _ := json.Marshal(requestDoc{
+		APIVersion: req.APIVersion, Format: string(req.Format), Subject: req.Subject, SANs: req.SANs,
+		KeyType: pl.key.KeyTypeName(), KeyLength: pl.key.Bits, Curve: pl.key.CurveOID(),
+		AdditionalEnrollmentFields: pl.fields, CustomFriendlyName: req.CustomFriendlyName,
+		MicrosoftTargetCSP: req.MicrosoftTargetCSP, RenewalCertificateID: req.RenewalCertificateID,
+	})
+
+	var res PFXResult
+	err = s.o.InTx(ctx, func(st Store) error {
+		reqID, err := st.InsertRequest(ctx, certificate.Request{
+			CreatedAt: now, RequesterID: &p.IdentityID, RequesterName: p.AccountName, Kind: "pfx",
+			State: certificate.StateActive, TemplateID: rec.TemplateID, PatternID: rec.PatternID, CAID: rec.CAID,
+			Subject: rec.IssuedDN, Doc: doc,
+		})
+		if err != nil {
+			return err
+		}
+		rec.CertRequestID = &reqID
+		certID, err := st.InsertCertificate(ctx, &rec)
+		if err != nil {
+			return err
+		}
+		if err := st.CompleteRequest(ctx, reqID, int(certificate.StateActive), &certID); err != nil {
+			return err
+		}
+		if retain {
+			sealed, err := s.o.Seal(pkcs8, RetainedKeyAAD(certID))
+			if err != nil {
+				return err
+			}
+			if err := st.InsertRetainedKey(ctx, certID, sealed, until, now); err != nil {
+				return err
+			}
+		}
+		op, msg := certificate.OpEnrolled, fmt.Sprintf("PFX enrollment (API v%d, %s) from CA %s", req.APIVersion, req.Format, pl.ca.Name())
+		if pl.renewal != nil {
+			op, msg = certificate.OpRenewed, msg+fmt.Sprintf("; renewal of certificate %d", pl.renewal.ID)
+			if err := st.AddHistory(ctx, certificate.HistoryEntry{CertID: pl.renewal.ID, At: now, Operation: certificate.OpRenewed,
+				Actor: p.AccountName, Message: fmt.Sprintf("renewed by certificate %d", certID)}); err != nil {
+				return err
+			}
+		}
+		if err := st.AddHistory(ctx, certificate.HistoryEntry{CertID: certID, At: now, Operation: op, Actor: p.AccountName, Message: msg}); err != nil {
+			return err
+		}
+		if err := st.Audit(ctx, now, p.AccountName, "enroll.pfx", fmt.Sprintf("certificate %d", certID),
+			fmt.Sprintf("request %d, thumbprint %s, subject %s", reqID, rec.Thumbprint, rec.IssuedDN)); err != nil {
+			return err
+		}
+		res = PFXResult{CertificateID: certID, RequestID: reqID}
+		return nil
+	})
+	if err != nil {
+		return nil, errs.Wrap(err, "recording the certificate")
+	}
+	res.SerialNumber = rec.SerialNumber
+	res.IssuerDN = rec.IssuerDN
+	res.Thumbprint = rec.Thumbprint
+	res.Blob = blob
+	res.Password = pl.password
+	res.Disposition = DispositionIssued
+	res.DispositionMessage = "The certificate was issued."
+	if retain {
+		res.DispositionMessage = "The certificate was issued and its private key retained."
+	}
+	res.Metadata = pl.metadata
+	res.SuccessfulStores = []string{}
+	return &res, nil
+}
+
+// RetainedKeyAAD binds a sealed retained key to its certificate row.
+func RetainedKeyAAD(certID int64) []byte { return []byte(fmt.Sprintf("retained-key:certificate:%d", certID)) }
+
+type requestDoc struct {
+	APIVersion                 int
+	Format                     string
+	Subject                    string
+	SANs                       map[string][]string `json:",omitempty"`
+	KeyType                    string
+	KeyLength                  int    `json:",omitempty"`
+	Curve                      string `json:",omitempty"`
+	AdditionalEnrollmentFields map[string]string `json:",omitempty"`
+	CustomFriendlyName         string            `json:",omitempty"`
+	MicrosoftTargetCSP         string            `json:",omitempty"`
+	RenewalCertificateID       int64             `json:",omitempty"`
+}
+
+func rawName(der []byte) string {
+	s, err := pki.FormatRawName(der)
+	if err != nil {
+		return ""
+	}
+	return s
+}
+
+func retention(pl *plan, c *x509.Certificate, now time.Time) (bool, *time.Time) {
+	pol, days := policy.RetentionNone, 0
+	if pl.template != nil {
+		pol, days = pl.template.KeyRetention, pl.template.KeyRetentionDays
+	} else {
+		pol, days = pl.ca.KeyRetention, pl.ca.KeyRetentionDays
+	}
+	switch pol {
+	case policy.RetentionIndefinite:
+		return true, nil
+	case policy.RetentionAfterExpiration:
+		t := c.NotAfter.AddDate(0, 0, days)
+		return true, &t
+	case policy.RetentionFromIssuance:
+		t := now.AddDate(0, 0, days)
+		return true, &t
+	}
+	return false, nil
+}
+
+// issue builds the CA request and has the connector sign it.
+func (s *Service) issue(ctx context.Context, pl *plan, pub crypto.PublicKey, req *PFXRequest) (*ca.IssueResponse, error) {
+	conn, ok := s.o.Connectors(pl.caID)
+	if !ok {
+		return nil, errs.E(errs.Unavailable, errs.CodeUnavailable, "CertificateAuthority: CA %s is not available for issuance", pl.ca.Name())
+	}
+	ir := &ca.IssueRequest{
+		PublicKey:        pub,
+		Subject:          pl.subject.RDNSequence(),
+		AdditionalFields: pl.fields,
+	}
+	if !pl.sans.Empty() {
+		ext, _, err := pl.sans.Extension(pl.subject.Empty())
+		if err != nil {
+			return nil, errs.Field("SANs", "%v", err)
+		}
+		ir.ExtraExtensions = append(ir.ExtraExtensions, ext)
+	}
+	if pl.template != nil {
+		ir.Profile.Validity = time.Duration(pl.template.ValidityDays) * 24 * time.Hour
+		ir.Profile.KeyUsage = x509.KeyUsage(pl.template.KeyUsage)
+		for _, o := range pl.template.ExtendedKeyUsage {
+			addEKU(&ir.Profile, o)
+		}
+	} else {
+		days := pl.ca.StandaloneValidityDays
+		if days == 0 {
+			days = 365
+		}
+		ir.Profile.Validity = time.Duration(days) * 24 * time.Hour
+		for _, o := range pl.ca.StandaloneEKUs {
+			addEKU(&ir.Profile, o)
+		}
+	}
+	resp, err := conn.Issue(ctx, ir)
+	if errors.Is(err, ca.ErrRejected) {
+		return nil, errs.E(errs.Invalid, errs.CodeCARejected, "CertificateAuthority: %s refused the request: %v", pl.ca.Name(), err)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "issuing certificate")
+	}
+	return resp, nil
+}
+
+var ekuByOID = map[string]x509.ExtKeyUsage{
+	"2.5.29.37.0": x509.ExtKeyUsageAny, "1.3.6.1.5.5.7.3.1": x509.ExtKeyUsageServerAuth,
+	"1.3.6.1.5.5.7.3.2": x509.ExtKeyUsageClientAuth, "1.3.6.1.5.5.7.3.3": x509.ExtKeyUsageCodeSigning,
+	"1.3.6.1.5.5.7.3.4": x509.ExtKeyUsageEmailProtection, "1.3.6.1.5.5.7.3.8": x509.ExtKeyUsageTimeStamping,
+	"1.3.6.1.5.5.7.3.9": x509.ExtKeyUsageOCSPSigning,
+}
+
+func addEKU(p *ca.Profile, oid string) {
+	if e, ok := ekuByOID[oid]; ok {
+		p.ExtKeyUsages = append(p.ExtKeyUsages, e)
+		return
+	}
+	var o asn1.ObjectIdentifier
+	for _, part := range strings.Split(oid, ".") {
+		n, ok := new(big.Int).SetString(part, 10)
+		if !ok {
+			return
+		}
+		o = append(o, int(n.Int64()))
+	}
+	p.UnknownExtKeyUsages = append(p.UnknownExtKeyUsages, o)
+}
+
+// pack encodes the issued certificate and key in the asked format.
+func (s *Service) pack(req PFXRequest, pl *plan, key crypto.Signer, issued *ca.IssueResponse) ([]byte, error) {
+	b := keystore.Bundle{Key: key, Leaf: issued.Certificate, FriendlyName: req.CustomFriendlyName, CSPName: req.MicrosoftTargetCSP}
+	if req.IncludeChain {
+		b.Chain = issued.Chain
+	}
+	o := keystore.Options{Password: pl.password, Order: req.ChainOrder, IncludeSubjectHeader: req.IncludeSubjectHeader, Rand: s.o.Rand, Now: s.o.Now()}
+	if req.UseLegacyEncryption {
+		o.Profile = keystore.ProfileLegacy
+	}
+	var (
+		out []byte
+		err error
+	)
+	switch req.Format {
+	case FormatPFX:
+		out, err = keystore.EncodePKCS12(b, o)
+	case FormatPEM:
+		out, err = keystore.EncodePEM(b, o)
+	case FormatZIP:
+		out, err = keystore.EncodeZIP(b, o)
+	case FormatJKS:
+		out, err = keystore.EncodeJKS(b, o)
+	default:
+		return nil, errs.Field("x-certificateformat", "%q is not supported", req.Format)
+	}
+	if errors.Is(err, keystore.ErrInvalid) {
+		return nil, errs.E(errs.Invalid, errs.CodeValidation, "%v", err)
+	}
+	if err != nil {
+		return nil, errs.Wrap(err, "encoding the result")
+	}
+	return out, nil
+}
