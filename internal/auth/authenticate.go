@@ -64,7 +64,7 @@ type Authenticator struct {
 	now      func() time.Time
 	cacheTTL time.Duration
 
-	dummy    string // a hash verified for unknown accounts, to even out timing
+	dummy string // a hash verified for unknown accounts, to even out timing
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached

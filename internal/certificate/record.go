@@ -97,42 +97,42 @@ type Revocation struct {
 
 // Record is one certificate in the inventory.
 type Record struct {
-	ID               int64
-	Thumbprint       string // upper-case hex SHA-1
-	SerialNumber     string // upper-case hex
-	IssuerDN         string
-	IssuedDN         string
-	IssuedCN         string
-	IssuedOU         string
-	IssuedEmail      string
-	NotBefore        time.Time
-	NotAfter         time.Time
-	ImportDate       time.Time
-	State            State
-	KeyType          KeyType
-	KeySize          int
-	KeyAlgorithm     string // OID of the public key algorithm
-	Curve            string // OID of the curve, "" for RSA
-	SigningAlgorithm string
-	KeyUsage         int
-	TemplateID       *int64
-	PatternID        *int64
-	CAID             *int64
-	CertRequestID    *int64
-	RequesterID      *int64
-	RequesterName    string
-	OwnerRoleID      *int64
-	OwnerRoleName    string // filled on read
-	RenewedFromID    *int64
-	Revocation       *Revocation
-	DER              []byte
-	SANs             []SAN
-	EKUs             []EKU
+	ID                    int64
+	Thumbprint            string // upper-case hex SHA-1
+	SerialNumber          string // upper-case hex
+	IssuerDN              string
+	IssuedDN              string
+	IssuedCN              string
+	IssuedOU              string
+	IssuedEmail           string
+	NotBefore             time.Time
+	NotAfter              time.Time
+	ImportDate            time.Time
+	State                 State
+	KeyType               KeyType
+	KeySize               int
+	KeyAlgorithm          string // OID of the public key algorithm
+	Curve                 string // OID of the curve, "" for RSA
+	SigningAlgorithm      string
+	KeyUsage              int
+	TemplateID            *int64
+	PatternID             *int64
+	CAID                  *int64
+	CertRequestID         *int64
+	RequesterID           *int64
+	RequesterName         string
+	OwnerRoleID           *int64
+	OwnerRoleName         string // filled on read
+	RenewedFromID         *int64
+	Revocation            *Revocation
+	DER                   []byte
+	SANs                  []SAN
+	EKUs                  []EKU
 	CRLDistributionPoints []string
-	Metadata         map[string]string
-	HasPrivateKey    bool // a retained key exists
-	TemplateName     string // filled on read
-	CAName           string // filled on read
+	Metadata              map[string]string
+	HasPrivateKey         bool   // a retained key exists
+	TemplateName          string // filled on read
+	CAName                string // filled on read
 }
 
 // Thumbprint is the upper-case hex SHA-1 of the DER certificate.
@@ -160,16 +160,16 @@ func EKUName(oid string) string {
 // formatName renders distinguished names in certdock's Keyfactor style.
 func FromX509(c *x509.Certificate, formatName func(raw []byte) string) Record {
 	r := Record{
-		Thumbprint:       Thumbprint(c.Raw),
-		SerialNumber:     strings.ToUpper(hexEven(c.SerialNumber.Text(16))),
-		IssuerDN:         formatName(c.RawIssuer),
-		IssuedDN:         formatName(c.RawSubject),
-		IssuedCN:         c.Subject.CommonName,
-		NotBefore:        c.NotBefore.UTC(),
-		NotAfter:         c.NotAfter.UTC(),
-		SigningAlgorithm: c.SignatureAlgorithm.String(),
-		KeyUsage:         int(c.KeyUsage),
-		DER:              c.Raw,
+		Thumbprint:            Thumbprint(c.Raw),
+		SerialNumber:          strings.ToUpper(hexEven(c.SerialNumber.Text(16))),
+		IssuerDN:              formatName(c.RawIssuer),
+		IssuedDN:              formatName(c.RawSubject),
+		IssuedCN:              c.Subject.CommonName,
+		NotBefore:             c.NotBefore.UTC(),
+		NotAfter:              c.NotAfter.UTC(),
+		SigningAlgorithm:      c.SignatureAlgorithm.String(),
+		KeyUsage:              int(c.KeyUsage),
+		DER:                   c.Raw,
 		CRLDistributionPoints: c.CRLDistributionPoints,
 	}
 	if len(c.Subject.OrganizationalUnit) > 0 {
@@ -266,11 +266,11 @@ type HistoryEntry struct {
 
 // History operations.
 const (
-	OpEnrolled  = "Enrolled"
-	OpRenewed   = "Renewed"
-	OpRecovered = "Recovered"
-	OpRevoked   = "Revoked"
+	OpEnrolled   = "Enrolled"
+	OpRenewed    = "Renewed"
+	OpRecovered  = "Recovered"
+	OpRevoked    = "Revoked"
 	OpDownloaded = "Downloaded"
-	OpMetadata  = "MetadataUpdated"
-	OpDeployed  = "Deployed"
+	OpMetadata   = "MetadataUpdated"
+	OpDeployed   = "Deployed"
 )

@@ -13,11 +13,11 @@ import (
 
 // Serve is the configuration of `certdock serve`.
 type Serve struct {
-	Listen   string `help:"HTTPS listen address." default:":8443" env:"CERTDOCK_LISTEN"`
-	DataDir  string `help:"Data directory (SQLite database, master key, CA certificates)." default:"./certdock-data" env:"CERTDOCK_DATA_DIR" name:"data-dir"`
-	DB       string `help:"Database: empty for the embedded SQLite file, or a postgres:// DSN." env:"CERTDOCK_DB" name:"db"`
-	Config   string `help:"Declarative setup file (JSON) applied at start." env:"CERTDOCK_CONFIG" name:"config"`
-	Hostname string `help:"Host name for the server certificate and the CAs' HOST\\ part (default: this machine's host name)." env:"CERTDOCK_HOSTNAME"`
+	Listen    string `help:"HTTPS listen address." default:":8443" env:"CERTDOCK_LISTEN"`
+	DataDir   string `help:"Data directory (SQLite database, master key, CA certificates)." default:"./certdock-data" env:"CERTDOCK_DATA_DIR" name:"data-dir"`
+	DB        string `help:"Database: empty for the embedded SQLite file, or a postgres:// DSN." env:"CERTDOCK_DB" name:"db"`
+	Config    string `help:"Declarative setup file (JSON) applied at start." env:"CERTDOCK_CONFIG" name:"config"`
+	Hostname  string `help:"Host name for the server certificate and the CAs' HOST\\ part (default: this machine's host name)." env:"CERTDOCK_HOSTNAME"`
 	LogFormat string `help:"Log format: text or json." default:"text" env:"CERTDOCK_LOG_FORMAT" enum:"text,json" name:"log-format"`
 }
 

@@ -14,14 +14,14 @@ import (
 // read from the environment variable named by PasswordEnv, never written in
 // the file.
 type Setup struct {
-	Settings       *policy.Settings  `json:"Settings,omitempty"`
-	MetadataFields []SetupMetadata   `json:"MetadataFields,omitempty"`
-	CAs            []SetupCA         `json:"CertificateAuthorities,omitempty"`
-	Templates      []SetupTemplate   `json:"Templates,omitempty"`
-	Patterns       []SetupPattern    `json:"EnrollmentPatterns,omitempty"`
-	Identities     []SetupIdentity   `json:"Identities,omitempty"`
-	Roles          []SetupRole       `json:"Roles,omitempty"`
-	Directory      *SetupDirectory   `json:"Directory,omitempty"`
+	Settings       *policy.Settings `json:"Settings,omitempty"`
+	MetadataFields []SetupMetadata  `json:"MetadataFields,omitempty"`
+	CAs            []SetupCA        `json:"CertificateAuthorities,omitempty"`
+	Templates      []SetupTemplate  `json:"Templates,omitempty"`
+	Patterns       []SetupPattern   `json:"EnrollmentPatterns,omitempty"`
+	Identities     []SetupIdentity  `json:"Identities,omitempty"`
+	Roles          []SetupRole      `json:"Roles,omitempty"`
+	Directory      *SetupDirectory  `json:"Directory,omitempty"`
 }
 
 // SetupMetadata is a metadata field.

@@ -3,11 +3,11 @@ package enroll
 import (
 	"context"
 	"crypto/rand"
-	"io"
-	"strconv"
 	"errors"
+	"io"
 	"math/big"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 

@@ -231,7 +231,9 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 }
 
 // RetainedKeyAAD binds a sealed retained key to its certificate row.
-func RetainedKeyAAD(certID int64) []byte { return []byte(fmt.Sprintf("retained-key:certificate:%d", certID)) }
+func RetainedKeyAAD(certID int64) []byte {
+	return []byte(fmt.Sprintf("retained-key:certificate:%d", certID))
+}
 
 type requestDoc struct {
 	APIVersion                 int
@@ -239,8 +241,8 @@ type requestDoc struct {
 	Subject                    string
 	SANs                       map[string][]string `json:",omitempty"`
 	KeyType                    string
-	KeyLength                  int    `json:",omitempty"`
-	Curve                      string `json:",omitempty"`
+	KeyLength                  int               `json:",omitempty"`
+	Curve                      string            `json:",omitempty"`
 	AdditionalEnrollmentFields map[string]string `json:",omitempty"`
 	CustomFriendlyName         string            `json:",omitempty"`
 	MicrosoftTargetCSP         string            `json:",omitempty"`

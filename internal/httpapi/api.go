@@ -25,13 +25,13 @@ const Prefix = "/KeyfactorAPI"
 
 // Options wires the API.
 type Options struct {
-	Logger        *slog.Logger
-	Auth          *auth.Authenticator
-	Admin         *admin.Service
-	Certificates  *certificate.Service
-	Enroll        *enroll.Service
-	Health        func(ctx context.Context) error
-	Now           func() time.Time
+	Logger         *slog.Logger
+	Auth           *auth.Authenticator
+	Admin          *admin.Service
+	Certificates   *certificate.Service
+	Enroll         *enroll.Service
+	Health         func(ctx context.Context) error
+	Now            func() time.Time
 	ProductVersion string
 }
 

@@ -38,33 +38,33 @@ func (a *API) getHealthCheck(w http.ResponseWriter, r *http.Request, p *auth.Pri
 // ---- certificate authorities ----
 
 type caDTO struct {
-	Id                     int64   `json:"Id"`
-	LogicalName            string  `json:"LogicalName"`
-	HostName               string  `json:"HostName"`
-	Delegate               bool    `json:"Delegate"`
-	DelegateEnrollment     bool    `json:"DelegateEnrollment"`
-	ForestRoot             string  `json:"ForestRoot"`
-	ConfigurationTenant    string  `json:"ConfigurationTenant"`
-	Remote                 bool    `json:"Remote"`
-	Agent                  *string `json:"Agent"`
-	Standalone             bool    `json:"Standalone"`
-	MonitorThresholds      bool    `json:"MonitorThresholds"`
-	IssuanceMax            *int    `json:"IssuanceMax"`
-	IssuanceMin            *int    `json:"IssuanceMin"`
-	DenialMax              *int    `json:"DenialMax"`
-	FailureMax             *int    `json:"FailureMax"`
-	RFCEnforcement         bool    `json:"RFCEnforcement"`
-	Properties             string  `json:"Properties"`
-	AllowedEnrollmentTypes int     `json:"AllowedEnrollmentTypes"`
-	KeyRetention           int     `json:"KeyRetention"`
-	KeyRetentionDays       *int    `json:"KeyRetentionDays"`
-	ExplicitCredentials    bool    `json:"ExplicitCredentials"`
-	SubscriberTerms        bool    `json:"SubscriberTerms"`
-	ExplicitUser           *string `json:"ExplicitUser"`
-	UseAllowedRequesters   bool    `json:"UseAllowedRequesters"`
+	Id                     int64    `json:"Id"`
+	LogicalName            string   `json:"LogicalName"`
+	HostName               string   `json:"HostName"`
+	Delegate               bool     `json:"Delegate"`
+	DelegateEnrollment     bool     `json:"DelegateEnrollment"`
+	ForestRoot             string   `json:"ForestRoot"`
+	ConfigurationTenant    string   `json:"ConfigurationTenant"`
+	Remote                 bool     `json:"Remote"`
+	Agent                  *string  `json:"Agent"`
+	Standalone             bool     `json:"Standalone"`
+	MonitorThresholds      bool     `json:"MonitorThresholds"`
+	IssuanceMax            *int     `json:"IssuanceMax"`
+	IssuanceMin            *int     `json:"IssuanceMin"`
+	DenialMax              *int     `json:"DenialMax"`
+	FailureMax             *int     `json:"FailureMax"`
+	RFCEnforcement         bool     `json:"RFCEnforcement"`
+	Properties             string   `json:"Properties"`
+	AllowedEnrollmentTypes int      `json:"AllowedEnrollmentTypes"`
+	KeyRetention           int      `json:"KeyRetention"`
+	KeyRetentionDays       *int     `json:"KeyRetentionDays"`
+	ExplicitCredentials    bool     `json:"ExplicitCredentials"`
+	SubscriberTerms        bool     `json:"SubscriberTerms"`
+	ExplicitUser           *string  `json:"ExplicitUser"`
+	UseAllowedRequesters   bool     `json:"UseAllowedRequesters"`
 	AllowedRequesters      []string `json:"AllowedRequesters"`
-	UseForEnrollment       bool    `json:"UseForEnrollment"`
-	CAType                 int     `json:"CAType"`
+	UseForEnrollment       bool     `json:"UseForEnrollment"`
+	CAType                 int      `json:"CAType"`
 }
 
 func toCADTO(c policy.CA) caDTO {
@@ -155,8 +155,8 @@ type templateDTO struct {
 	AllowOneClickRenewals bool     `json:"AllowOneClickRenewals"`
 	KeyTypes              string   `json:"KeyTypes"`
 	// certdock extensions
-	ValidityDays            int     `json:"ValidityDays"`
-	CertificateAuthorities  []int64 `json:"CertificateAuthorities"`
+	ValidityDays           int     `json:"ValidityDays"`
+	CertificateAuthorities []int64 `json:"CertificateAuthorities"`
 }
 
 func toTemplateDTO(t policy.Template, hostName string) templateDTO {

@@ -41,12 +41,12 @@ type patternFieldDTO struct {
 }
 
 type patternMetadataDTO struct {
-	MetadataId   int64   `json:"MetadataId"`
-	DefaultValue *string `json:"DefaultValue"`
-	Validation   *string `json:"Validation"`
-	Enrollment   int     `json:"Enrollment"`
-	Message      *string `json:"Message"`
-	CaseSensitive bool   `json:"CaseSensitive"`
+	MetadataId    int64   `json:"MetadataId"`
+	DefaultValue  *string `json:"DefaultValue"`
+	Validation    *string `json:"Validation"`
+	Enrollment    int     `json:"Enrollment"`
+	Message       *string `json:"Message"`
+	CaseSensitive bool    `json:"CaseSensitive"`
 }
 
 type patternRegexDTO struct {

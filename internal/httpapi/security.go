@@ -86,23 +86,23 @@ func (a *API) deleteIdentity(w http.ResponseWriter, r *http.Request, p *auth.Pri
 }
 
 type roleIdentityDTO struct {
-	Id          int64   `json:"Id"`
-	AccountName string  `json:"AccountName"`
-	IdentityType string `json:"IdentityType"`
-	SID         *string `json:"SID"`
+	Id           int64   `json:"Id"`
+	AccountName  string  `json:"AccountName"`
+	IdentityType string  `json:"IdentityType"`
+	SID          *string `json:"SID"`
 }
 
 type roleDTO struct {
-	Id          int64             `json:"Id"`
-	Name        string            `json:"Name"`
-	Description string            `json:"Description"`
-	EmailAddress *string          `json:"EmailAddress"`
-	Enabled     bool              `json:"Enabled"`
-	Immutable   bool              `json:"Immutable"`
-	Valid       bool              `json:"Valid"`
-	Private     bool              `json:"Private"`
-	Identities  []roleIdentityDTO `json:"Identities"`
-	Permissions []string          `json:"Permissions"`
+	Id           int64             `json:"Id"`
+	Name         string            `json:"Name"`
+	Description  string            `json:"Description"`
+	EmailAddress *string           `json:"EmailAddress"`
+	Enabled      bool              `json:"Enabled"`
+	Immutable    bool              `json:"Immutable"`
+	Valid        bool              `json:"Valid"`
+	Private      bool              `json:"Private"`
+	Identities   []roleIdentityDTO `json:"Identities"`
+	Permissions  []string          `json:"Permissions"`
 }
 
 func toRoleDTO(r auth.Role) roleDTO {
@@ -250,8 +250,8 @@ type globalPermissionDTO struct {
 
 func (a *API) getMy(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	out := struct {
-		Roles             []string              `json:"Roles"`
-		GlobalPermissions []globalPermissionDTO `json:"GlobalPermissions"`
+		Roles                []string              `json:"Roles"`
+		GlobalPermissions    []globalPermissionDTO `json:"GlobalPermissions"`
 		ContainerPermissions []struct {
 			ContainerId int64  `json:"ContainerId"`
 			Permission  string `json:"Permission"`
@@ -275,4 +275,3 @@ func (a *API) getMy(w http.ResponseWriter, r *http.Request, p *auth.Principal) e
 	}
 	return writeJSON(w, out)
 }
-

@@ -115,47 +115,47 @@ type MetadataRule struct {
 
 // Template is a certificate template: the certificate profile a CA issues.
 type Template struct {
-	ID               int64
-	CommonName       string // short name used in enrollment requests
-	TemplateName     string
-	DisplayName      string
-	FriendlyName     string
-	OID              string
-	ValidityDays     int
-	KeyUsage         int      // x509.KeyUsage bits; 0 = derive per key type
-	ExtendedKeyUsage []string // OIDs
-	KeyInfo          KeyInfo  // algorithms the template supports
-	DefaultKeyType   string   // used when the request names no key type
-	DefaultKeySize   int
-	KeyRetention     KeyRetention
-	KeyRetentionDays int
-	CAIDs            []int64 // CAs that offer this template
-	RequiresApproval bool
+	ID                     int64
+	CommonName             string // short name used in enrollment requests
+	TemplateName           string
+	DisplayName            string
+	FriendlyName           string
+	OID                    string
+	ValidityDays           int
+	KeyUsage               int      // x509.KeyUsage bits; 0 = derive per key type
+	ExtendedKeyUsage       []string // OIDs
+	KeyInfo                KeyInfo  // algorithms the template supports
+	DefaultKeyType         string   // used when the request names no key type
+	DefaultKeySize         int
+	KeyRetention           KeyRetention
+	KeyRetentionDays       int
+	CAIDs                  []int64 // CAs that offer this template
+	RequiresApproval       bool
 	AllowedEnrollmentTypes int
-	RFCEnforcement   bool
-	AllowOneClickRenewals bool
+	RFCEnforcement         bool
+	AllowOneClickRenewals  bool
 }
 
 // Pattern is an enrollment pattern: a template plus request policy.
 type Pattern struct {
-	ID               int64
-	Name             string
-	Description      string
-	TemplateID       int64
-	TemplateDefault  bool
-	RestrictCAs      bool
-	CAIDs            []int64
-	KeyInfo          *KeyInfo // nil: no pattern-level key restriction
-	Regexes          []SubjectRegex
-	Defaults         []SubjectDefault
-	EnrollmentFields []EnrollmentField
-	MetadataRules    []MetadataRule
-	OwnerRolePolicy  OwnerRolePolicy
-	DefaultOwnerRoleID *int64
-	RequiresApproval bool
-	AssociatedRoles  []string
+	ID                     int64
+	Name                   string
+	Description            string
+	TemplateID             int64
+	TemplateDefault        bool
+	RestrictCAs            bool
+	CAIDs                  []int64
+	KeyInfo                *KeyInfo // nil: no pattern-level key restriction
+	Regexes                []SubjectRegex
+	Defaults               []SubjectDefault
+	EnrollmentFields       []EnrollmentField
+	MetadataRules          []MetadataRule
+	OwnerRolePolicy        OwnerRolePolicy
+	DefaultOwnerRoleID     *int64
+	RequiresApproval       bool
+	AssociatedRoles        []string
 	AllowedEnrollmentTypes int
-	AllowWildcards   bool
+	AllowWildcards         bool
 }
 
 // Settings are the system-wide enrollment policy and application settings.
@@ -202,36 +202,36 @@ const (
 
 // MetadataField is a custom certificate metadata field.
 type MetadataField struct {
-	ID           int64
-	Name         string
-	Description  string
-	DataType     int
-	Hint         string
-	Validation   string // regular expression for String fields
-	Enrollment   int    // MetadataOptional, MetadataRequired, MetadataHidden
-	Message      string // shown when Validation fails
-	Options      []string
-	DefaultValue string
-	DisplayOrder int
-	AllowAPI     bool
+	ID            int64
+	Name          string
+	Description   string
+	DataType      int
+	Hint          string
+	Validation    string // regular expression for String fields
+	Enrollment    int    // MetadataOptional, MetadataRequired, MetadataHidden
+	Message       string // shown when Validation fails
+	Options       []string
+	DefaultValue  string
+	DisplayOrder  int
+	AllowAPI      bool
 	CaseSensitive bool
 }
 
 // CA describes a certificate authority as configured.
 type CA struct {
-	ID           int64
-	LogicalName  string
-	HostName     string
-	Standalone   bool
-	Kind         string // "embedded"
-	Role         string // "root" or "issuing"
+	ID                     int64
+	LogicalName            string
+	HostName               string
+	Standalone             bool
+	Kind                   string // "embedded"
+	Role                   string // "root" or "issuing"
 	AllowedEnrollmentTypes int
-	KeyRetention     KeyRetention
-	KeyRetentionDays int
+	KeyRetention           KeyRetention
+	KeyRetentionDays       int
 	// Standalone CAs issue without a template: this is their profile.
 	StandaloneValidityDays int
 	StandaloneEKUs         []string
-	CreatedAt    time.Time
+	CreatedAt              time.Time
 }
 
 // Name is HOST\LogicalName.

@@ -166,12 +166,12 @@ func (s *Server) Handler() http.Handler {
 		InTx: func(ctx context.Context, fn func(enroll.Store) error) error {
 			return s.db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
 		},
-		Connectors: func(id int64) (ca.Connector, bool) { c, ok := s.connectors[id]; return c, ok },
-		Seal:       s.keyring.Seal,
-		Directory:  s.directory(),
-		Now:        s.now,
-		Logger:     s.log,
-		IsNotFound: isNotFound,
+		Connectors:     func(id int64) (ca.Connector, bool) { c, ok := s.connectors[id]; return c, ok },
+		Seal:           s.keyring.Seal,
+		Directory:      s.directory(),
+		Now:            s.now,
+		Logger:         s.log,
+		IsNotFound:     isNotFound,
 		RandomPassword: func(n int) (string, error) { return secret.RandomPassword(nil, n) },
 	})
 	api := httpapi.New(httpapi.Options{
