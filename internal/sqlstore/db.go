@@ -172,7 +172,7 @@ func (s *DB) Ping(ctx context.Context) error { return s.sql.PingContext(ctx) }
 // T converts a time to the value the dialect stores.
 func (s *DB) T(t time.Time) any {
 	if s.dialect == Postgres {
-		return t.UTC()
+		return t.UTC().Truncate(time.Second) // same precision as SQLite's TimeFormat
 	}
 	return t.UTC().Format(TimeFormat)
 }
