@@ -67,9 +67,9 @@ var (
 	Ed25519Key = Spec{Algorithm: Ed25519}
 )
 
-// RSASizes are the accepted RSA modulus sizes. 8192 takes tens of seconds to
+// rsaSizes are the accepted RSA modulus sizes. 8192 takes tens of seconds to
 // generate on a small machine; policy may refuse it.
-var RSASizes = []int{2048, 3072, 4096, 8192}
+var rsaSizes = []int{2048, 3072, 4096, 8192}
 
 // FieldError names the request field a key choice is wrong in, so the caller
 // can report it as a 400 for that field.
@@ -157,7 +157,7 @@ func curveName(s Spec) string {
 }
 
 func checkRSABits(bits int) error {
-	for _, b := range RSASizes {
+	for _, b := range rsaSizes {
 		if bits == b {
 			return nil
 		}
