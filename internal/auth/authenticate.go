@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"strings"
@@ -171,8 +170,3 @@ func NormalizeAccount(s string) string {
 
 // AccountKey is the case-insensitive unique key of an account name.
 func AccountKey(s string) string { return strings.ToLower(NormalizeAccount(s)) }
-
-// ConstantTimeEqual compares two secrets.
-func ConstantTimeEqual(a, b string) bool {
-	return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1
-}

@@ -8,11 +8,10 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
-	"encoding/hex"
-	"strings"
 	"time"
+
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // State is Keyfactor's CertState.
@@ -135,12 +134,6 @@ type Record struct {
 	CAName                string // filled on read
 }
 
-// Thumbprint is the upper-case hex SHA-1 of the DER certificate.
-func Thumbprint(der []byte) string {
-	sum := sha1.Sum(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
 var ekuNames = map[string]string{
 	"1.3.6.1.5.5.7.3.1": "Server Authentication", "1.3.6.1.5.5.7.3.2": "Client Authentication",
 	"1.3.6.1.5.5.7.3.3": "Code Signing", "1.3.6.1.5.5.7.3.4": "Secure Email",
@@ -157,13 +150,12 @@ func EKUName(oid string) string {
 }
 
 // FromX509 fills the record fields that come from the certificate itself.
-// formatName renders distinguished names in certdock's Keyfactor style.
-func FromX509(c *x509.Certificate, formatName func(raw []byte) string) Record {
+func FromX509(c *x509.Certificate) Record {
 	r := Record{
-		Thumbprint:            Thumbprint(c.Raw),
-		SerialNumber:          strings.ToUpper(hexEven(c.SerialNumber.Text(16))),
-		IssuerDN:              formatName(c.RawIssuer),
-		IssuedDN:              formatName(c.RawSubject),
+		Thumbprint:            pki.Thumbprint(c),
+		SerialNumber:          pki.SerialHex(c),
+		IssuerDN:              pki.IssuerDN(c),
+		IssuedDN:              pki.IssuedDN(c),
 		IssuedCN:              c.Subject.CommonName,
 		NotBefore:             c.NotBefore.UTC(),
 		NotAfter:              c.NotAfter.UTC(),
@@ -214,7 +206,7 @@ func FromX509(c *x509.Certificate, formatName func(raw []byte) string) Record {
 		r.SANs = append(r.SANs, SAN{Type: SANURI, Value: u.String()})
 	}
 	for _, e := range c.ExtKeyUsage {
-		if oid, ok := extKeyUsageOID[e]; ok {
+		if oid, ok := ExtKeyUsageOID[e]; ok {
 			r.EKUs = append(r.EKUs, EKU{OID: oid, DisplayName: EKUName(oid)})
 		}
 	}
@@ -224,14 +216,8 @@ func FromX509(c *x509.Certificate, formatName func(raw []byte) string) Record {
 	return r
 }
 
-func hexEven(s string) string {
-	if len(s)%2 == 1 {
-		return "0" + s
-	}
-	return s
-}
-
-var extKeyUsageOID = map[x509.ExtKeyUsage]string{
+// ExtKeyUsageOID maps the standard library's EKU constants to their OIDs.
+var ExtKeyUsageOID = map[x509.ExtKeyUsage]string{
 	x509.ExtKeyUsageAny: "2.5.29.37.0", x509.ExtKeyUsageServerAuth: "1.3.6.1.5.5.7.3.1",
 	x509.ExtKeyUsageClientAuth: "1.3.6.1.5.5.7.3.2", x509.ExtKeyUsageCodeSigning: "1.3.6.1.5.5.7.3.3",
 	x509.ExtKeyUsageEmailProtection: "1.3.6.1.5.5.7.3.4", x509.ExtKeyUsageTimeStamping: "1.3.6.1.5.5.7.3.8",
@@ -274,3 +260,13 @@ const (
 	OpMetadata   = "MetadataUpdated"
 	OpDeployed   = "Deployed"
 )
+
+// ExtKeyUsageByOID is the standard library constant for an EKU OID.
+func ExtKeyUsageByOID(oid string) (x509.ExtKeyUsage, bool) {
+	for e, o := range ExtKeyUsageOID {
+		if o == oid {
+			return e, true
+		}
+	}
+	return 0, false
+}

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"math/big"
 	"strings"
 	"time"
@@ -68,7 +67,6 @@ type Options struct {
 	Stores     StoreChecker
 	Rand       io.Reader
 	Now        func() time.Time
-	Logger     *slog.Logger
 	IsNotFound func(error) bool
 	// RandomPassword makes a password of at least n characters.
 	RandomPassword func(n int) (string, error)
@@ -135,7 +133,7 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 	}
 
 	now := s.o.Now().UTC()
-	rec := certificate.FromX509(issued.Certificate, rawName)
+	rec := certificate.FromX509(issued.Certificate)
 	rec.ImportDate = now
 	rec.State = certificate.StateActive
 	rec.CAID = &pl.caID
@@ -249,14 +247,6 @@ type requestDoc struct {
 	RenewalCertificateID       int64             `json:",omitempty"`
 }
 
-func rawName(der []byte) string {
-	s, err := pki.FormatRawName(der)
-	if err != nil {
-		return ""
-	}
-	return s
-}
-
 func retention(pl *plan, c *x509.Certificate, now time.Time) (bool, *time.Time) {
 	pol, days := policy.RetentionNone, 0
 	if pl.template != nil {
@@ -321,15 +311,8 @@ func (s *Service) issue(ctx context.Context, pl *plan, pub crypto.PublicKey, req
 	return resp, nil
 }
 
-var ekuByOID = map[string]x509.ExtKeyUsage{
-	"2.5.29.37.0": x509.ExtKeyUsageAny, "1.3.6.1.5.5.7.3.1": x509.ExtKeyUsageServerAuth,
-	"1.3.6.1.5.5.7.3.2": x509.ExtKeyUsageClientAuth, "1.3.6.1.5.5.7.3.3": x509.ExtKeyUsageCodeSigning,
-	"1.3.6.1.5.5.7.3.4": x509.ExtKeyUsageEmailProtection, "1.3.6.1.5.5.7.3.8": x509.ExtKeyUsageTimeStamping,
-	"1.3.6.1.5.5.7.3.9": x509.ExtKeyUsageOCSPSigning,
-}
-
 func addEKU(p *ca.Profile, oid string) {
-	if e, ok := ekuByOID[oid]; ok {
+	if e, ok := certificate.ExtKeyUsageByOID(oid); ok {
 		p.ExtKeyUsages = append(p.ExtKeyUsages, e)
 		return
 	}

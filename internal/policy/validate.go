@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/keygen"
 )
 
 // maxRegex caps configured regular expressions; Go's RE2 engine is linear in
@@ -72,17 +73,14 @@ func ValidateKeyInfo(field string, k KeyInfo) error {
 	return nil
 }
 
-// CurveOID normalises a curve name or OID to its OID.
+// CurveOID normalises an ECC curve name or OID to its OID, using keygen's
+// curve table so that policy and key generation accept the same spellings.
 func CurveOID(s string) (string, bool) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case OIDP256, "p-256", "p256", "prime256v1", "secp256r1", "nistp256":
-		return OIDP256, true
-	case OIDP384, "p-384", "p384", "secp384r1", "nistp384":
-		return OIDP384, true
-	case OIDP521, "p-521", "p521", "secp521r1", "nistp521":
-		return OIDP521, true
+	spec, err := keygen.ParseSpec("ECC", 0, s)
+	if err != nil || spec.Algorithm != keygen.ECDSA || strings.TrimSpace(s) == "" {
+		return "", false
 	}
-	return "", false
+	return spec.CurveOID(), true
 }
 
 // ValidateTemplate checks a template before it is stored.

@@ -170,7 +170,6 @@ func (s *Server) Handler() http.Handler {
 		Seal:           s.keyring.Seal,
 		Directory:      s.directory(),
 		Now:            s.now,
-		Logger:         s.log,
 		IsNotFound:     isNotFound,
 		RandomPassword: func(n int) (string, error) { return secret.RandomPassword(nil, n) },
 	})
