@@ -32,9 +32,9 @@ const (
 	Unavailable
 )
 
-// Keyfactor error codes. The first four are seen from real Keyfactor Command
-// servers; the rest are certdock's own, kept in the same 0xA0 range and listed
-// in docs/errors.md.
+// Keyfactor error codes. CodeNoPermission, CodeNoPrivateKey and
+// CodeKeyTypePolicy are seen from real Keyfactor Command servers; the rest are
+// certdock's own, kept in the same 0xA0 range and listed in docs/errors.md.
 const (
 	CodeNoPermission     = "0xA0140002" // identity lacks the permission
 	CodeNoPrivateKey     = "0xA0110002" // no retained private key (Recover)
