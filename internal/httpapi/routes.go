@@ -10,6 +10,19 @@ import (
 // permission the caller needs, and the handler. docs/permissions.md lists
 // it for people.
 func (a *API) table() []Route {
+	var t []Route
+	t = append(t, a.foundationRoutes()...)
+	t = append(t, a.lifecycleRoutes()...)  // routes_lifecycle.go: CSR, renew, download, recover, context
+	t = append(t, a.revocationRoutes()...) // routes_revocation.go: revoke, metadata, history, validate
+	t = append(t, a.storeRoutes()...)      // routes_stores.go: store types, containers, stores, agents, jobs
+	t = append(t, a.deliveryRoutes()...)   // routes_delivery.go: Deploy, Replace, Certificates Add/Remove
+	t = append(t, a.workflowRoutes()...)   // routes_workflow.go: workflow definitions, instances, requests
+	return t
+}
+
+// foundationRoutes are the configuration, security, inventory and PFX
+// enrollment routes.
+func (a *API) foundationRoutes() []Route {
 	return []Route{
 		{http.MethodGet, "/Status/Endpoints", auth.PortalRead, a.getStatusEndpoints},
 		{http.MethodGet, "/Status/HealthCheck", "", a.getHealthCheck},
