@@ -18,28 +18,26 @@ import (
 	"github.com/certdock/certdock/internal/policy"
 )
 
-// check validates a request against every rule and resolves what it names.
-// The first rule broken is the error; it names the field.
-func (s *Service) check(ctx context.Context, p *auth.Principal, req *PFXRequest) (*plan, error) {
+// check validates a request of any kind against every rule and resolves what
+// it names, in one order for all kinds: format, pattern and template (and
+// whether the caller and the kind may use them), CA, key, subject and SANs,
+// password and packaging (key-generating kinds), metadata, custom fields,
+// owner role, renewal, delivery. The first rule broken is the error; it names
+// the field.
+func (s *Service) check(ctx context.Context, p *auth.Principal, req *request) (*plan, error) {
 	st := s.o.Store
-	pl := &plan{}
+	pl := &plan{kind: req.kind}
 	var err error
-	if req.Timestamp.IsZero() {
+	if req.timestamp.IsZero() {
 		return nil, errs.Field("Timestamp", "is required (ISO 8601 UTC, e.g. 2023-11-19T16:23:01Z)")
 	}
-	switch req.Format {
-	case FormatPFX, FormatPEM, FormatZIP, FormatJKS:
-	case FormatSTORE, FormatREPLACE:
-		if s.o.Stores == nil {
-			return nil, errs.Field("x-certificateformat", "%s needs certificate store delivery, which is not enabled on this server", req.Format)
-		}
-	default:
-		return nil, errs.Field("x-certificateformat", "%q is not one of PFX, PEM, ZIP, JKS, STORE, REPLACE", req.Format)
+	if err := s.checkFormat(req); err != nil {
+		return nil, err
 	}
 	if pl.settings, err = st.Settings(ctx); err != nil {
 		return nil, errs.Wrap(err, "reading settings")
 	}
-	if err := s.resolvePattern(ctx, req, pl); err != nil {
+	if err := s.resolvePattern(ctx, p, req, pl); err != nil {
 		return nil, err
 	}
 	if err := s.resolveCA(ctx, req, pl); err != nil {
@@ -51,11 +49,13 @@ func (s *Service) check(ctx context.Context, p *auth.Principal, req *PFXRequest)
 	if err := s.resolveSubject(ctx, req, pl); err != nil {
 		return nil, err
 	}
-	if err := s.resolvePassword(req, pl); err != nil {
-		return nil, err
-	}
-	if err := s.checkPackaging(req, pl); err != nil {
-		return nil, err
+	if req.pfx != nil {
+		if err := s.resolvePassword(req.pfx, pl); err != nil {
+			return nil, err
+		}
+		if err := s.checkPackaging(req.pfx, pl); err != nil {
+			return nil, err
+		}
 	}
 	if err := s.resolveMetadata(ctx, req, pl); err != nil {
 		return nil, err
@@ -63,78 +63,97 @@ func (s *Service) check(ctx context.Context, p *auth.Principal, req *PFXRequest)
 	if err := s.resolveOwner(ctx, req, pl); err != nil {
 		return nil, err
 	}
-	if req.RenewalCertificateID != 0 {
-		r, err := st.Certificate(ctx, req.RenewalCertificateID)
+	if req.renewalID < 0 {
+		return nil, errs.Field("RenewalCertificateId", "must be a positive certificate id")
+	} else if req.renewalID > 0 {
+		r, err := st.Certificate(ctx, req.renewalID)
 		if s.o.IsNotFound(err) {
-			return nil, errs.Field("RenewalCertificateId", "certificate %d does not exist", req.RenewalCertificateID)
+			return nil, errs.Field("RenewalCertificateId", "certificate %d does not exist", req.renewalID)
 		} else if err != nil {
 			return nil, errs.Wrap(err, "reading renewal certificate")
 		}
 		pl.renewal = &r
-	} else if req.RenewalCertificateID < 0 {
-		return nil, errs.Field("RenewalCertificateId", "must be a positive certificate id")
 	}
-	if err := s.checkDelivery(ctx, p, req, pl); err != nil {
-		return nil, err
+	if req.pfx != nil {
+		if err := s.checkDelivery(ctx, p, req.pfx, pl); err != nil {
+			return nil, err
+		}
 	}
 	return pl, nil
 }
 
-func (s *Service) resolvePattern(ctx context.Context, req *PFXRequest, pl *plan) error {
+// checkFormat checks x-certificateformat for the request's kind.
+func (s *Service) checkFormat(req *request) error {
+	if req.kind == KindCSR {
+		switch req.csrReq.Format {
+		case FormatPEM, FormatDER:
+			return nil
+		}
+		return errs.Field("x-certificateformat", "%q is not one of PEM, DER", req.csrReq.Format)
+	}
+	switch req.pfx.Format {
+	case FormatPFX, FormatPEM, FormatZIP, FormatJKS:
+	case FormatSTORE, FormatREPLACE:
+		if s.o.Stores == nil {
+			return errs.Field("x-certificateformat", "%s needs certificate store delivery, which is not enabled on this server", req.pfx.Format)
+		}
+	default:
+		return errs.Field("x-certificateformat", "%q is not one of PFX, PEM, ZIP, JKS, STORE, REPLACE", req.pfx.Format)
+	}
+	return nil
+}
+
+func (s *Service) resolvePattern(ctx context.Context, p *auth.Principal, req *request, pl *plan) error {
 	st := s.o.Store
 	switch {
-	case req.EnrollmentPatternID < 0:
+	case req.patternID < 0:
 		return errs.Field("EnrollmentPatternId", "must be a positive pattern id")
-	case req.EnrollmentPatternID > 0:
-		p, err := st.Pattern(ctx, req.EnrollmentPatternID)
+	case req.patternID > 0:
+		pat, err := st.Pattern(ctx, req.patternID)
 		if s.o.IsNotFound(err) {
-			return errs.Field("EnrollmentPatternId", "enrollment pattern %d does not exist", req.EnrollmentPatternID)
+			return errs.Field("EnrollmentPatternId", "enrollment pattern %d does not exist", req.patternID)
 		} else if err != nil {
 			return errs.Wrap(err, "reading pattern")
 		}
-		t, err := st.Template(ctx, p.TemplateID)
+		t, err := st.Template(ctx, pat.TemplateID)
 		if err != nil {
 			return errs.Wrap(err, "reading the pattern's template")
 		}
-		if req.Template != "" && !strings.EqualFold(req.Template, t.CommonName) {
-			return errs.Field("Template", "%q does not match template %q of enrollment pattern %d", req.Template, t.CommonName, p.ID)
+		if req.template != "" && !strings.EqualFold(req.template, t.CommonName) {
+			return errs.Field("Template", "%q does not match template %q of enrollment pattern %d", req.template, t.CommonName, pat.ID)
 		}
-		pl.pattern, pl.template = &p, &t
-	case req.Template != "":
-		t, err := st.TemplateByName(ctx, req.Template)
+		pl.pattern, pl.template = &pat, &t
+	case req.template != "":
+		t, err := st.TemplateByName(ctx, req.template)
 		if s.o.IsNotFound(err) {
-			return errs.Field("Template", "template %q does not exist", req.Template)
+			return errs.Field("Template", "template %q does not exist", req.template)
 		} else if err != nil {
 			return errs.Wrap(err, "reading template")
 		}
-		p, err := st.DefaultPattern(ctx, t.ID)
+		pat, err := st.DefaultPattern(ctx, t.ID)
 		if s.o.IsNotFound(err) {
 			return errs.Field("Template", "template %q has no enrollment pattern; a template must have one to be used for enrollment", t.CommonName)
 		} else if err != nil {
 			return errs.Wrap(err, "reading default pattern")
 		}
-		pl.pattern, pl.template = &p, &t
+		pl.pattern, pl.template = &pat, &t
 	}
-	types := 0
-	if pl.pattern != nil {
-		types = pl.pattern.AllowedEnrollmentTypes
+	if pl.pattern != nil && !PatternAllows(pl.pattern, p) {
+		return errs.Field("EnrollmentPatternId", "enrollment pattern %q is limited to its associated roles, and you hold none of them", pl.pattern.Name)
 	}
-	if pl.template != nil && types == 0 {
-		types = pl.template.AllowedEnrollmentTypes
-	}
-	if types != 0 && types&policy.EnrollPFX == 0 {
-		return errs.Field("EnrollmentPatternId", "PFX enrollment is not allowed by this enrollment pattern")
+	if !KindAllowed(pl.template, pl.pattern, req.kind) {
+		return errs.Field("EnrollmentPatternId", "%s enrollment is not allowed by this enrollment pattern", strings.ToUpper(req.kind))
 	}
 	return nil
 }
 
-func (s *Service) resolveCA(ctx context.Context, req *PFXRequest, pl *plan) error {
+func (s *Service) resolveCA(ctx context.Context, req *request, pl *plan) error {
 	cas, err := s.o.Store.CAIDs(ctx)
 	if err != nil {
 		return errs.Wrap(err, "reading CAs")
 	}
-	if req.CertificateAuthority != "" {
-		host, logical, hasHost := strings.Cut(req.CertificateAuthority, `\`)
+	if req.caName != "" {
+		host, logical, hasHost := strings.Cut(req.caName, `\`)
 		if !hasHost {
 			logical, host = host, ""
 		}
@@ -147,7 +166,7 @@ func (s *Service) resolveCA(ctx context.Context, req *PFXRequest, pl *plan) erro
 			}
 		}
 		if found == nil || (hasHost && !strings.EqualFold(host, found.HostName)) {
-			return errs.Field("CertificateAuthority", "certificate authority %q does not exist (use HOST\\LogicalName or LogicalName)", req.CertificateAuthority)
+			return errs.Field("CertificateAuthority", "certificate authority %q does not exist (use HOST\\LogicalName or LogicalName)", req.caName)
 		}
 		if pl.template == nil {
 			if !found.Standalone {
@@ -214,9 +233,12 @@ func containsID(ids []int64, id int64) bool {
 	return false
 }
 
-func (s *Service) resolveKey(req *PFXRequest, pl *plan) error {
-	keyType, length := req.KeyType, req.KeyLength
-	if keyType == "" && req.Curve == "" {
+func (s *Service) resolveKey(req *request, pl *plan) error {
+	if req.csr != nil {
+		return s.resolveCSRKey(req, pl)
+	}
+	keyType, length := req.keyType, req.keyLength
+	if keyType == "" && req.curve == "" {
 		if pl.template != nil && pl.template.DefaultKeyType != "" {
 			keyType = pl.template.DefaultKeyType
 			if length == 0 {
@@ -226,7 +248,7 @@ func (s *Service) resolveKey(req *PFXRequest, pl *plan) error {
 			keyType = "RSA"
 		}
 	}
-	spec, err := keygen.ParseSpec(keyType, length, req.Curve)
+	spec, err := keygen.ParseSpec(keyType, length, req.curve)
 	var fe *keygen.FieldError
 	if errors.As(err, &fe) {
 		return errs.Field(fe.Field, "%s", fe.Message)
@@ -257,21 +279,18 @@ func subjectAttr(part string) string {
 	return strings.ToUpper(part)
 }
 
-func (s *Service) resolveSubject(ctx context.Context, req *PFXRequest, pl *plan) error {
-	if len(req.Subject) > 4096 {
-		return errs.Field("Subject", "is longer than 4096 characters")
-	}
-	dn, err := pki.ParseDN(req.Subject)
+func (s *Service) resolveSubject(ctx context.Context, req *request, pl *plan) error {
+	dn, sanMap, err := s.requestedNames(req)
 	if err != nil {
-		return inputErr(err, "Subject")
+		return err
 	}
 	var defaults []policy.SubjectDefault
 	if pl.pattern != nil {
 		defaults = append(defaults, pl.pattern.Defaults...)
 	}
 	defaults = append(defaults, pl.settings.Defaults...)
-	if req.PopulateMissingValuesFromAD {
-		if req.APIVersion >= 2 {
+	if req.populateAD {
+		if req.apiVersion >= 2 {
 			return errs.Field("PopulateMissingValuesFromAD", "is a version 1 parameter; version 2 requests cannot use it")
 		}
 		if s.o.Directory == nil {
@@ -302,7 +321,7 @@ func (s *Service) resolveSubject(ctx context.Context, req *PFXRequest, pl *plan)
 			return inputErr(err, "Subject")
 		}
 	}
-	sans, err := pki.ParseSANs(req.SANs)
+	sans, err := pki.ParseSANs(sanMap)
 	if err != nil {
 		return inputErr(err, "SANs")
 	}
@@ -436,7 +455,7 @@ func (s *Service) checkPackaging(req *PFXRequest, pl *plan) error {
 	return nil
 }
 
-func (s *Service) resolveMetadata(ctx context.Context, req *PFXRequest, pl *plan) error {
+func (s *Service) resolveMetadata(ctx context.Context, req *request, pl *plan) error {
 	fields, err := s.o.Store.MetadataFields(ctx)
 	if err != nil {
 		return errs.Wrap(err, "reading metadata fields")
@@ -446,16 +465,16 @@ func (s *Service) resolveMetadata(ctx context.Context, req *PFXRequest, pl *plan
 	if pl.pattern != nil {
 		rules, defs = pl.pattern.MetadataRules, pl.pattern.EnrollmentFields
 	}
-	if pl.metadata, err = policy.ResolveMetadata(fields, rules, req.Metadata); err != nil {
+	if pl.metadata, err = policy.ResolveMetadata(fields, rules, req.metadata); err != nil {
 		return err
 	}
-	pl.fields, err = policy.CheckEnrollmentFields(defs, req.AdditionalEnrollmentFields)
+	pl.fields, err = policy.CheckEnrollmentFields(defs, req.fields)
 	return err
 }
 
-func (s *Service) resolveOwner(ctx context.Context, req *PFXRequest, pl *plan) error {
+func (s *Service) resolveOwner(ctx context.Context, req *request, pl *plan) error {
 	st := s.o.Store
-	if req.OwnerRoleID != 0 && req.OwnerRoleName != "" {
+	if req.ownerRoleID != 0 && req.ownerRoleName != "" {
 		return errs.Field("OwnerRoleId", "give one of OwnerRoleId and OwnerRoleName, not both")
 	}
 	pol, def := pl.settings.OwnerRolePolicy, pl.settings.DefaultOwnerRoleID
@@ -464,20 +483,20 @@ func (s *Service) resolveOwner(ctx context.Context, req *PFXRequest, pl *plan) e
 	}
 	var role *auth.Role
 	switch {
-	case req.OwnerRoleID < 0:
+	case req.ownerRoleID < 0:
 		return errs.Field("OwnerRoleId", "must be a positive role id")
-	case req.OwnerRoleID > 0:
-		r, err := st.Role(ctx, req.OwnerRoleID)
+	case req.ownerRoleID > 0:
+		r, err := st.Role(ctx, req.ownerRoleID)
 		if s.o.IsNotFound(err) {
-			return errs.Field("OwnerRoleId", "role %d does not exist", req.OwnerRoleID)
+			return errs.Field("OwnerRoleId", "role %d does not exist", req.ownerRoleID)
 		} else if err != nil {
 			return errs.Wrap(err, "reading role")
 		}
 		role = &r
-	case req.OwnerRoleName != "":
-		r, err := st.RoleByName(ctx, req.OwnerRoleName)
+	case req.ownerRoleName != "":
+		r, err := st.RoleByName(ctx, req.ownerRoleName)
 		if s.o.IsNotFound(err) {
-			return errs.Field("OwnerRoleName", "role %q does not exist", req.OwnerRoleName)
+			return errs.Field("OwnerRoleName", "role %q does not exist", req.ownerRoleName)
 		} else if err != nil {
 			return errs.Wrap(err, "reading role")
 		}

@@ -7,6 +7,7 @@
 package enroll
 
 import (
+	"crypto/x509"
 	"time"
 
 	"github.com/certdock/certdock/internal/keystore"
@@ -97,3 +98,101 @@ const (
 	DispositionIssued  = "ISSUED"
 	DispositionPending = "PENDING"
 )
+
+// CSR enrollment formats (x-certificateformat of POST /Enrollment/CSR).
+const FormatDER Format = "DER"
+
+// CSRRequest is an enrollment for a key the client holds: the subject, SANs
+// and public key come from the PKCS#10 request, plus the request's SANs.
+type CSRRequest struct {
+	Format Format // PEM or DER: how CSRResult.Certificates are encoded
+
+	CSR []byte // as sent: PEM, bare base64 of the DER, or DER
+
+	Template             string
+	EnrollmentPatternID  int64 // 0 = absent
+	CertificateAuthority string
+
+	SANs map[string][]string // added to the CSR's own SANs
+
+	Metadata                   map[string]string
+	AdditionalEnrollmentFields map[string]string
+
+	OwnerRoleID   int64 // 0 = absent
+	OwnerRoleName string
+
+	Timestamp    time.Time
+	IncludeChain bool
+}
+
+// CSRResult is what the transport renders for a CSR enrollment.
+type CSRResult struct {
+	CertificateID      int64
+	RequestID          int64
+	SerialNumber       string
+	IssuerDN           string
+	Thumbprint         string
+	Certificates       []string // leaf first, then the chain when asked; PEM or base64 DER
+	Disposition        string
+	DispositionMessage string
+	Metadata           map[string]string
+	EnrollmentContext  map[string]string
+}
+
+// Enrollment kinds, as recorded in certificate_requests.kind.
+const (
+	KindPFX = "pfx"
+	KindCSR = "csr"
+)
+
+// request is what the one enrollment path checks and records: the part every
+// enrollment kind shares. EnrollPFX and EnrollCSR (and Renew, through
+// EnrollPFX) translate their requests into it.
+type request struct {
+	kind       string // KindPFX or KindCSR
+	apiVersion int
+
+	template  string
+	patternID int64
+	caName    string
+
+	// KindPFX: the key to generate.
+	keyType   string
+	keyLength int
+	curve     string
+	// KindCSR: the decoded request, its self-signature verified.
+	csr *x509.CertificateRequest
+
+	subject    string              // KindPFX; KindCSR takes the CSR's subject
+	sans       map[string][]string // KindCSR: added to the CSR's SANs
+	populateAD bool
+
+	metadata map[string]string
+	fields   map[string]string
+
+	ownerRoleID   int64
+	ownerRoleName string
+	renewalID     int64
+	timestamp     time.Time
+
+	pfx    *PFXRequest // KindPFX: packaging and delivery options; nil otherwise
+	csrReq *CSRRequest
+}
+
+func fromPFX(r *PFXRequest) *request {
+	return &request{
+		kind: KindPFX, apiVersion: r.APIVersion, template: r.Template, patternID: r.EnrollmentPatternID,
+		caName: r.CertificateAuthority, keyType: r.KeyType, keyLength: r.KeyLength, curve: r.Curve,
+		subject: r.Subject, sans: r.SANs, populateAD: r.PopulateMissingValuesFromAD,
+		metadata: r.Metadata, fields: r.AdditionalEnrollmentFields, ownerRoleID: r.OwnerRoleID,
+		ownerRoleName: r.OwnerRoleName, renewalID: r.RenewalCertificateID, timestamp: r.Timestamp, pfx: r,
+	}
+}
+
+func fromCSR(r *CSRRequest) *request {
+	return &request{
+		kind: KindCSR, apiVersion: 1, template: r.Template, patternID: r.EnrollmentPatternID,
+		caName: r.CertificateAuthority, sans: r.SANs, metadata: r.Metadata, fields: r.AdditionalEnrollmentFields,
+		ownerRoleID: r.OwnerRoleID, ownerRoleName: r.OwnerRoleName, timestamp: r.Timestamp, csrReq: r,
+	}
+}

@@ -88,24 +88,62 @@ func New(o Options) *Service {
 
 // plan is a request checked against policy and ready to issue.
 type plan struct {
+	kind      string
 	settings  policy.Settings
 	template  *policy.Template // nil for a standalone CA without template
 	pattern   *policy.Pattern
 	caID      int64
 	ca        policy.CA
-	key       keygen.Spec
+	key       keygen.Spec // the key to generate, or the CSR's key
 	subject   pki.DN
 	sans      pki.SANs
-	password  string
+	password  string // key-generating kinds
 	metadata  map[string]string
 	fields    map[string]string
 	ownerRole *auth.Role
 	renewal   *certificate.Record
 }
 
+// outcome is what the one enrollment path hands back to EnrollPFX and
+// EnrollCSR after the recording transaction committed.
+type outcome struct {
+	certID    int64
+	requestID int64
+	rec       certificate.Record
+	issued    *ca.IssueResponse
+	blob      []byte // key-generating kinds: the package in the asked format
+	password  string
+	retained  bool
+	metadata  map[string]string
+}
+
 // EnrollPFX runs a server-side key generation enrollment.
 func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXRequest) (*PFXResult, error) {
-	pl, err := s.check(ctx, p, &req)
+	out, err := s.enroll(ctx, p, fromPFX(&req))
+	if err != nil {
+		return nil, err
+	}
+	res := PFXResult{CertificateID: out.certID, RequestID: out.requestID}
+	res.SerialNumber = out.rec.SerialNumber
+	res.IssuerDN = out.rec.IssuerDN
+	res.Thumbprint = out.rec.Thumbprint
+	res.Blob = out.blob
+	res.Password = out.password
+	res.Disposition = DispositionIssued
+	res.DispositionMessage = "The certificate was issued."
+	if out.retained {
+		res.DispositionMessage = "The certificate was issued and its private key retained."
+	}
+	res.Metadata = out.metadata
+	res.SuccessfulStores = []string{}
+	return &res, nil
+}
+
+// enroll is the one enrollment path for every kind: check (plan), then,
+// outside any transaction, the key (generated, or the CSR's), issuance and
+// packaging, then record in one transaction.
+func (s *Service) enroll(ctx context.Context, p *auth.Principal, req *request) (*outcome, error) {
+	pl, err := s.check(ctx, p, req)
 	if err != nil {
 		return nil, err
 	}
@@ -115,23 +153,40 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 	}
 
 	// Crypto happens outside any transaction.
-	key, err := keygen.Generate(s.o.Rand, pl.key)
-	if err != nil {
-		return nil, errs.Wrap(err, "generating key")
+	var (
+		key crypto.Signer
+		pub crypto.PublicKey
+	)
+	if req.csr != nil {
+		pub = req.csr.PublicKey
+	} else {
+		if key, err = keygen.Generate(s.o.Rand, pl.key); err != nil {
+			return nil, errs.Wrap(err, "generating key")
+		}
+		pub = key.Public()
 	}
-	issued, err := s.issue(ctx, pl, key.Public(), &req)
+	issued, err := s.issue(ctx, pl, pub)
 	if err != nil {
 		return nil, err
 	}
-	blob, err := s.pack(req, pl, key, issued)
-	if err != nil {
+	out := &outcome{issued: issued, password: pl.password, metadata: pl.metadata}
+	if req.pfx != nil {
+		if out.blob, err = s.pack(*req.pfx, pl, key, issued); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.record(ctx, p, req, pl, key, out); err != nil {
 		return nil, err
 	}
-	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, errs.Wrap(err, "encoding key")
-	}
+	return out, nil
+}
 
+// record writes the request, the certificate, its metadata and owner, the
+// retained key (key-generating kinds whose template retains keys), the
+// history of the new (and a renewed) certificate and the audit entry in one
+// transaction.
+func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, pl *plan, key crypto.Signer, out *outcome) error {
+	issued := out.issued
 	now := s.o.Now().UTC()
 	rec := certificate.FromX509(issued.Certificate)
 	rec.ImportDate = now
@@ -157,18 +212,36 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 	if pl.renewal != nil {
 		rec.RenewedFromID = &pl.renewal.ID
 	}
-	retain, until := retention(pl, issued.Certificate, now)
-	doc, _ := json.Marshal(requestDoc{
-		APIVersion: req.APIVersion, Format: string(req.Format), Subject: req.Subject, SANs: req.SANs,
+	var (
+		pkcs8 []byte
+		until *time.Time
+		err   error
+	)
+	if key != nil {
+		if out.retained, until = retention(pl, issued.Certificate, now); out.retained {
+			if pkcs8, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
+				return errs.Wrap(err, "encoding key")
+			}
+		}
+	}
+	d := requestDoc{
+		Kind: req.kind, APIVersion: req.apiVersion, Subject: pl.subject.String(), SANs: req.sans,
 		KeyType: pl.key.KeyTypeName(), KeyLength: pl.key.Bits, Curve: pl.key.CurveOID(),
-		AdditionalEnrollmentFields: pl.fields, CustomFriendlyName: req.CustomFriendlyName,
-		MicrosoftTargetCSP: req.MicrosoftTargetCSP, RenewalCertificateID: req.RenewalCertificateID,
-	})
+		AdditionalEnrollmentFields: pl.fields, RenewalCertificateID: req.renewalID,
+	}
+	what := "CSR enrollment"
+	if req.pfx != nil {
+		d.Format, d.CustomFriendlyName, d.MicrosoftTargetCSP = string(req.pfx.Format), req.pfx.CustomFriendlyName, req.pfx.MicrosoftTargetCSP
+		what = fmt.Sprintf("PFX enrollment (API v%d, %s)", req.apiVersion, req.pfx.Format)
+	} else {
+		d.Format = string(req.csrReq.Format)
+		d.CSR = req.csr.Raw
+	}
+	doc, _ := json.Marshal(d)
 
-	var res PFXResult
 	err = s.o.InTx(ctx, func(st Store) error {
 		reqID, err := st.InsertRequest(ctx, certificate.Request{
-			CreatedAt: now, RequesterID: &p.IdentityID, RequesterName: p.AccountName, Kind: "pfx",
+			CreatedAt: now, RequesterID: &p.IdentityID, RequesterName: p.AccountName, Kind: req.kind,
 			State: certificate.StateActive, TemplateID: rec.TemplateID, PatternID: rec.PatternID, CAID: rec.CAID,
 			Subject: rec.IssuedDN, Doc: doc,
 		})
@@ -183,7 +256,7 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 		if err := st.CompleteRequest(ctx, reqID, int(certificate.StateActive), &certID); err != nil {
 			return err
 		}
-		if retain {
+		if pkcs8 != nil {
 			sealed, err := s.o.Seal(pkcs8, RetainedKeyAAD(certID))
 			if err != nil {
 				return err
@@ -192,7 +265,7 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 				return err
 			}
 		}
-		op, msg := certificate.OpEnrolled, fmt.Sprintf("PFX enrollment (API v%d, %s) from CA %s", req.APIVersion, req.Format, pl.ca.Name())
+		op, msg := certificate.OpEnrolled, fmt.Sprintf("%s from CA %s", what, pl.ca.Name())
 		if pl.renewal != nil {
 			op, msg = certificate.OpRenewed, msg+fmt.Sprintf("; renewal of certificate %d", pl.renewal.ID)
 			if err := st.AddHistory(ctx, certificate.HistoryEntry{CertID: pl.renewal.ID, At: now, Operation: certificate.OpRenewed,
@@ -203,29 +276,18 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 		if err := st.AddHistory(ctx, certificate.HistoryEntry{CertID: certID, At: now, Operation: op, Actor: p.AccountName, Message: msg}); err != nil {
 			return err
 		}
-		if err := st.Audit(ctx, now, p.AccountName, "enroll.pfx", fmt.Sprintf("certificate %d", certID),
+		if err := st.Audit(ctx, now, p.AccountName, "enroll."+req.kind, fmt.Sprintf("certificate %d", certID),
 			fmt.Sprintf("request %d, thumbprint %s, subject %s", reqID, rec.Thumbprint, rec.IssuedDN)); err != nil {
 			return err
 		}
-		res = PFXResult{CertificateID: certID, RequestID: reqID}
+		out.certID, out.requestID = certID, reqID
 		return nil
 	})
 	if err != nil {
-		return nil, errs.Wrap(err, "recording the certificate")
+		return errs.Wrap(err, "recording the certificate")
 	}
-	res.SerialNumber = rec.SerialNumber
-	res.IssuerDN = rec.IssuerDN
-	res.Thumbprint = rec.Thumbprint
-	res.Blob = blob
-	res.Password = pl.password
-	res.Disposition = DispositionIssued
-	res.DispositionMessage = "The certificate was issued."
-	if retain {
-		res.DispositionMessage = "The certificate was issued and its private key retained."
-	}
-	res.Metadata = pl.metadata
-	res.SuccessfulStores = []string{}
-	return &res, nil
+	out.rec = rec
+	return nil
 }
 
 // RetainedKeyAAD binds a sealed retained key to its certificate row.
@@ -234,6 +296,7 @@ func RetainedKeyAAD(certID int64) []byte {
 }
 
 type requestDoc struct {
+	Kind                       string
 	APIVersion                 int
 	Format                     string
 	Subject                    string
@@ -245,6 +308,7 @@ type requestDoc struct {
 	CustomFriendlyName         string            `json:",omitempty"`
 	MicrosoftTargetCSP         string            `json:",omitempty"`
 	RenewalCertificateID       int64             `json:",omitempty"`
+	CSR                        []byte            `json:",omitempty"` // DER of a CSR enrollment's request
 }
 
 func retention(pl *plan, c *x509.Certificate, now time.Time) (bool, *time.Time) {
@@ -268,7 +332,7 @@ func retention(pl *plan, c *x509.Certificate, now time.Time) (bool, *time.Time) 
 }
 
 // issue builds the CA request and has the connector sign it.
-func (s *Service) issue(ctx context.Context, pl *plan, pub crypto.PublicKey, req *PFXRequest) (*ca.IssueResponse, error) {
+func (s *Service) issue(ctx context.Context, pl *plan, pub crypto.PublicKey) (*ca.IssueResponse, error) {
 	conn, ok := s.o.Connectors(pl.caID)
 	if !ok {
 		return nil, errs.E(errs.Unavailable, errs.CodeUnavailable, "CertificateAuthority: CA %s is not available for issuance", pl.ca.Name())
