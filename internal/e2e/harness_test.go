@@ -83,11 +83,17 @@ func postgresDSN(t *testing.T) string {
 // start runs a server on a real TLS listener; dsn empty means SQLite.
 func start(t *testing.T, dsn string) *instance {
 	t.Helper()
+	return startSetup(t, dsn, "")
+}
+
+// startSetup is start with a setup file (--config); empty means none.
+func startSetup(t *testing.T, dsn, setupFile string) *instance {
+	t.Helper()
 	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
 	ctx := context.Background()
 	dir := t.TempDir()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost"}, log, io.Discard)
+	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost", Config: setupFile}, log, io.Discard)
 	if err != nil {
 		t.Fatalf("server.Open: %v", err)
 	}

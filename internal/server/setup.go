@@ -125,7 +125,7 @@ func (s *Server) applySetup(ctx context.Context, st *config.Setup) error {
 		}
 	}
 	if st.Directory != nil {
-		d, err := newDirectory(*st.Directory)
+		d, err := newDirectory(*st.Directory, s.log)
 		if err != nil {
 			return fmt.Errorf("Directory: %w", err)
 		}
