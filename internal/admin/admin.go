@@ -220,6 +220,10 @@ func (s *Service) SavePattern(ctx context.Context, pr *auth.Principal, p policy.
 		} else {
 			err = st.UpdatePattern(ctx, p)
 		}
+		if err != nil && s.o.IsDuplicate(err) {
+			return &errs.Error{Kind: errs.Conflict, Code: errs.CodeConflict, Field: "Name", Err: err,
+				Message: fmt.Sprintf("Name: an enrollment pattern named %q already exists (names are unique ignoring case)", p.Name)}
+		}
 		if err != nil {
 			return s.classify(err, fmt.Sprintf("enrollment pattern %q", p.Name))
 		}

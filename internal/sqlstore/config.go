@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/certdock/certdock/internal/policy"
@@ -204,7 +205,8 @@ func (q Q) TemplateByName(ctx context.Context, name string) (policy.Template, er
 
 // ---- enrollment patterns ----
 
-// InsertPattern stores a pattern. When it is the template default, any other
+// InsertPattern stores a pattern. Names are unique ignoring case (name_key
+// is the lower-cased name under a unique index): a clash is ErrDuplicate. When it is the template default, any other
 // default of the same template is cleared in the same transaction.
 func (q Q) InsertPattern(ctx context.Context, p policy.Pattern) (int64, error) {
 	p.ID = 0
@@ -214,8 +216,8 @@ func (q Q) InsertPattern(ctx context.Context, p policy.Pattern) (int64, error) {
 			return 0, err
 		}
 	}
-	id, err := q.insert(ctx, `INSERT INTO enrollment_patterns (name, template_id, template_default, doc) VALUES (?, ?, ?, ?)`,
-		p.Name, p.TemplateID, p.TemplateDefault, string(doc))
+	id, err := q.insert(ctx, `INSERT INTO enrollment_patterns (name, name_key, template_id, template_default, doc) VALUES (?, ?, ?, ?, ?)`,
+		p.Name, strings.ToLower(p.Name), p.TemplateID, p.TemplateDefault, string(doc))
 	return id, dup(err)
 }
 
@@ -229,8 +231,8 @@ func (q Q) UpdatePattern(ctx context.Context, p policy.Pattern) error {
 			return err
 		}
 	}
-	res, err := q.exec(ctx, `UPDATE enrollment_patterns SET name = ?, template_id = ?, template_default = ?, doc = ? WHERE id = ?`,
-		p.Name, p.TemplateID, p.TemplateDefault, string(doc), id)
+	res, err := q.exec(ctx, `UPDATE enrollment_patterns SET name = ?, name_key = ?, template_id = ?, template_default = ?, doc = ? WHERE id = ?`,
+		p.Name, strings.ToLower(p.Name), p.TemplateID, p.TemplateDefault, string(doc), id)
 	return affected(res, dup(err))
 }
 
@@ -281,7 +283,7 @@ func (q Q) Pattern(ctx context.Context, id int64) (policy.Pattern, error) {
 
 // PatternByName returns a pattern by name (case-insensitive).
 func (q Q) PatternByName(ctx context.Context, name string) (policy.Pattern, error) {
-	p, err := scanPattern(q.row(ctx, `SELECT id, name, template_id, template_default, doc FROM enrollment_patterns WHERE lower(name) = lower(?)`, name))
+	p, err := scanPattern(q.row(ctx, `SELECT id, name, template_id, template_default, doc FROM enrollment_patterns WHERE name_key = ?`, strings.ToLower(name)))
 	return p, notFound(err)
 }
 
