@@ -94,7 +94,7 @@ func (s *Service) checkFormat(req *request) error {
 	switch req.pfx.Format {
 	case FormatPFX, FormatPEM, FormatZIP, FormatJKS:
 	case FormatSTORE, FormatREPLACE:
-		if s.o.Stores == nil {
+		if s.o.Stores == nil && s.o.Delivery == nil {
 			return errs.Field("x-certificateformat", "%s needs certificate store delivery, which is not enabled on this server", req.pfx.Format)
 		}
 	default:
@@ -519,6 +519,9 @@ func (s *Service) resolveOwner(ctx context.Context, req *request, pl *plan) erro
 }
 
 func (s *Service) checkDelivery(ctx context.Context, p *auth.Principal, req *PFXRequest, pl *plan) error {
+	if s.o.Delivery != nil {
+		return s.planDelivery(ctx, p, req, pl)
+	}
 	if req.APIVersion < 2 {
 		return nil
 	}
@@ -540,3 +543,33 @@ func (s *Service) checkDelivery(ctx context.Context, p *auth.Principal, req *PFX
 }
 
 func storeField(i int) string { return "Stores[" + strconv.Itoa(i) + "].StoreId" }
+
+// planDelivery checks v2 delivery through the Delivery hook: JobTime not in
+// the past, Stores valid and schedulable, and the stores of a renewed
+// certificate added when InstallIntoExistingCertificateStores is set.
+func (s *Service) planDelivery(ctx context.Context, p *auth.Principal, req *PFXRequest, pl *plan) error {
+	pl.deliver = deliveryFormat(req.Format)
+	if req.APIVersion < 2 {
+		return nil
+	}
+	if req.JobTime != nil && req.JobTime.Before(s.o.Now()) {
+		return errs.Field("JobTime", "%s is in the past; omit JobTime for an immediate job", req.JobTime.UTC().Format("2006-01-02T15:04:05Z"))
+	}
+	var renewalID int64
+	if pl.renewal != nil {
+		renewalID = pl.renewal.ID
+	}
+	install := req.InstallIntoExistingCertificateStores && renewalID != 0
+	if len(req.Stores) == 0 && !install {
+		return nil
+	}
+	targets, err := s.o.Delivery.PlanDelivery(ctx, p, req.Stores, renewalID, install)
+	if err != nil {
+		return err
+	}
+	pl.targets = targets
+	if len(targets) > 0 {
+		pl.deliver = true
+	}
+	return nil
+}

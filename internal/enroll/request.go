@@ -32,6 +32,8 @@ type StoreTarget struct {
 	Alias      string
 	Overwrite  bool
 	Properties map[string]any
+	// FromRenewal marks a store added by InstallIntoExistingCertificateStores.
+	FromRenewal bool
 }
 
 // PFXRequest is a server-side key generation request, decoded from either
@@ -90,7 +92,10 @@ type PFXResult struct {
 	DispositionMessage string
 	Metadata           map[string]string
 	SuccessfulStores   []string
-	EnrollmentContext  map[string]string
+	// StoreIdsInvalidForRenewal are stores holding the renewed certificate
+	// that the caller may not schedule into.
+	StoreIdsInvalidForRenewal []string
+	EnrollmentContext         map[string]string
 }
 
 // Dispositions.

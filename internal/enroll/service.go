@@ -65,6 +65,7 @@ type Options struct {
 	Seal       func(plaintext, aad []byte) ([]byte, error)
 	Directory  Directory // nil: no directory configured
 	Stores     StoreChecker
+	Delivery   Delivery // nil: no delivery into certificate stores (see delivery.go)
 	Rand       io.Reader
 	Now        func() time.Time
 	IsNotFound func(error) bool
@@ -102,6 +103,10 @@ type plan struct {
 	fields    map[string]string
 	ownerRole *auth.Role
 	renewal   *certificate.Record
+	// deliver: the key is kept for delivery (STORE, REPLACE, v2 Stores) and
+	// targets get add jobs in the recording transaction.
+	deliver bool
+	targets []StoreTarget
 }
 
 // outcome is what the one enrollment path hands back to EnrollPFX and
@@ -115,6 +120,7 @@ type outcome struct {
 	password  string
 	retained  bool
 	metadata  map[string]string
+	delivery  DeliveryResult
 }
 
 // EnrollPFX runs a server-side key generation enrollment.
@@ -135,7 +141,11 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 		res.DispositionMessage = "The certificate was issued and its private key retained."
 	}
 	res.Metadata = out.metadata
-	res.SuccessfulStores = []string{}
+	res.SuccessfulStores = out.delivery.SuccessfulStores
+	if res.SuccessfulStores == nil {
+		res.SuccessfulStores = []string{}
+	}
+	res.StoreIdsInvalidForRenewal = out.delivery.InvalidForRenewal
 	return &res, nil
 }
 
@@ -170,7 +180,7 @@ func (s *Service) enroll(ctx context.Context, p *auth.Principal, req *request) (
 		return nil, err
 	}
 	out := &outcome{issued: issued, password: pl.password, metadata: pl.metadata}
-	if req.pfx != nil {
+	if req.pfx != nil && !deliveryFormat(req.pfx.Format) {
 		if out.blob, err = s.pack(*req.pfx, pl, key, issued); err != nil {
 			return nil, err
 		}
@@ -218,11 +228,22 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 		err   error
 	)
 	if key != nil {
-		if out.retained, until = retention(pl, issued.Certificate, now); out.retained {
+		out.retained, until = retention(pl, issued.Certificate, now)
+		if pl.deliver && !out.retained {
+			// Kept for delivery only, until the certificate expires; the
+			// delivery record says so.
+			out.retained, until = true, &issued.Certificate.NotAfter
+		}
+		if out.retained {
 			if pkcs8, err = x509.MarshalPKCS8PrivateKey(key); err != nil {
 				return errs.Wrap(err, "encoding key")
 			}
 		}
+	}
+	keyForDeliveryOnly := false
+	if pl.deliver {
+		keyForDeliveryOnly, _ = retention(pl, issued.Certificate, now)
+		keyForDeliveryOnly = !keyForDeliveryOnly
 	}
 	d := requestDoc{
 		Kind: req.kind, APIVersion: req.apiVersion, Subject: pl.subject.String(), SANs: req.sans,
@@ -262,6 +283,13 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 				return err
 			}
 			if err := st.InsertRetainedKey(ctx, certID, sealed, until, now); err != nil {
+				return err
+			}
+		}
+		if pl.deliver {
+			if out.delivery, err = s.o.Delivery.RecordDelivery(ctx, st, p, DeliveryRecord{CertificateID: certID, RequestID: reqID,
+				Format: req.pfx.Format, Password: pl.password, KeyForDeliveryOnly: keyForDeliveryOnly,
+				Targets: pl.targets, JobTime: req.pfx.JobTime}); err != nil {
 				return err
 			}
 		}
