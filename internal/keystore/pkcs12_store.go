@@ -1,0 +1,169 @@
+package keystore
+
+import (
+	"crypto"
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/asn1"
+)
+
+// StoreEntry is one entry of a multi-entry PKCS#12 keystore (a store file
+// an agent maintains, not a download).
+type StoreEntry struct {
+	// Alias becomes the friendlyName of the entry's key bag and leaf bag.
+	Alias string
+	// Key is the entry's private key; nil for a certificate-only entry.
+	Key crypto.PrivateKey
+	// Certificates are the leaf first, then its chain.
+	Certificates []*x509.Certificate
+}
+
+// EncodePKCS12Store encodes entries as one password-protected PKCS#12 file
+// in the profile o.Profile. Like EncodePKCS12 it writes exactly two safes:
+// a data safe with one pkcs8ShroudedKeyBag per key entry (possibly none),
+// then an encrypted safe with every entry's certificates, leaf first. A key
+// bag and its leaf's cert bag share a localKeyID (SHA-1 of the leaf) and
+// carry the alias as friendlyName; a certificate-only entry's leaf carries
+// only the friendlyName. o.Order does not apply: every entry is written
+// leaf first.
+func EncodePKCS12Store(entries []StoreEntry, o Options) ([]byte, error) {
+	s, err := o.settings()
+	if err != nil {
+		return nil, err
+	}
+	prof := s.Profile.algorithms()
+	bmpPass, err := bmpPassword(s.Password)
+	if err != nil {
+		return nil, err
+	}
+	var keyBags, certBags []safeBag
+	for i, e := range entries {
+		if len(e.Certificates) == 0 || e.Certificates[0] == nil {
+			return nil, invalidf("entry %d has no certificate", i)
+		}
+		b := Bundle{Key: e.Key, Leaf: e.Certificates[0], Chain: e.Certificates[1:], FriendlyName: e.Alias}
+		var leafAttrs [][]byte
+		if e.Key != nil {
+			if err := b.check(); err != nil {
+				return nil, err
+			}
+			attrs, err := b.bagAttributes()
+			if err != nil {
+				return nil, err
+			}
+			bag, err := shroudedKeyBag(b, s, prof, bmpPass, attrs.key)
+			if err != nil {
+				return nil, err
+			}
+			keyBags = append(keyBags, bag)
+			leafAttrs = attrs.leaf
+		} else if e.Alias != "" {
+			name, err := bmpString("friendly name", e.Alias)
+			if err != nil {
+				return nil, err
+			}
+			attr, err := newAttribute(oidFriendlyName, bmpValue(name))
+			if err != nil {
+				return nil, err
+			}
+			leafAttrs = [][]byte{attr}
+		}
+		for j, c := range e.Certificates {
+			if c == nil {
+				return nil, invalidf("entry %d certificate %d is nil", i, j)
+			}
+			octets, err := asn1.Marshal(c.Raw)
+			if err != nil {
+				return nil, err
+			}
+			cb, err := asn1.Marshal(certBag{ID: oidX509Certificate, Cert: explicit0(octets)})
+			if err != nil {
+				return nil, err
+			}
+			bag := safeBag{ID: oidCertBag, Value: explicit0(cb)}
+			if j == 0 && len(leafAttrs) > 0 {
+				bag.Attributes = derSet(leafAttrs)
+			}
+			certBags = append(certBags, bag)
+		}
+	}
+	keyContents, err := asn1.Marshal(nonNilBags(keyBags))
+	if err != nil {
+		return nil, err
+	}
+	keyOctets, err := asn1.Marshal(keyContents)
+	if err != nil {
+		return nil, err
+	}
+	keySafe := contentInfo{ContentType: oidData, Content: explicit0(keyOctets)}
+
+	certContents, err := asn1.Marshal(nonNilBags(certBags))
+	if err != nil {
+		return nil, err
+	}
+	enc, err := newEncrypter(prof.certPBE, s.Password, bmpPass, s.iterations, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	ed, err := asn1.Marshal(encryptedData{
+		EncryptedContentInfo: encryptedContentInfo{
+			ContentType:                oidData,
+			ContentEncryptionAlgorithm: enc.alg,
+			EncryptedContent:           enc.encrypt(certContents),
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	certSafe := contentInfo{ContentType: oidEncryptedData, Content: explicit0(ed)}
+
+	authSafe, err := asn1.Marshal([]contentInfo{keySafe, certSafe})
+	if err != nil {
+		return nil, err
+	}
+	mac, err := computeMAC(prof, authSafe, bmpPass, s.iterations, s.rand)
+	if err != nil {
+		return nil, err
+	}
+	authSafeOctets, err := asn1.Marshal(authSafe)
+	if err != nil {
+		return nil, err
+	}
+	return asn1.Marshal(pfxPDU{
+		Version:  3,
+		AuthSafe: contentInfo{ContentType: oidData, Content: explicit0(authSafeOctets)},
+		MacData:  mac,
+	})
+}
+
+// nonNilBags makes an empty safe encode as an empty SEQUENCE OF.
+func nonNilBags(b []safeBag) []safeBag {
+	if b == nil {
+		return []safeBag{}
+	}
+	return b
+}
+
+func shroudedKeyBag(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][]byte) (safeBag, error) {
+	der, err := marshalPKCS8(b.Key)
+	if err != nil {
+		return safeBag{}, err
+	}
+	defer clear(der)
+	enc, err := newEncrypter(prof.keyPBE, s.Password, bmpPass, s.iterations, s.rand)
+	if err != nil {
+		return safeBag{}, err
+	}
+	shrouded, err := shroud(der, enc)
+	if err != nil {
+		return safeBag{}, err
+	}
+	return safeBag{ID: oidPKCS8ShroudedKeyBag, Value: explicit0(shrouded), Attributes: derSet(attrs)}, nil
+}
+
+// LocalKeyID is the localKeyID EncodePKCS12 and EncodePKCS12Store give a
+// key and its leaf: the SHA-1 of the leaf's DER.
+func LocalKeyID(leaf *x509.Certificate) []byte {
+	sum := sha1.Sum(leaf.Raw)
+	return sum[:]
+}
