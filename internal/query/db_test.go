@@ -15,8 +15,9 @@ import (
 	_ "modernc.org/sqlite"             // registers "sqlite"
 )
 
-// postgresDSN is the project's test database (see the preamble / DEPENDENCIES.md).
-const postgresDSN = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+// pgEnv names the PostgreSQL test database, as for every other package's
+// tests (.ci/run sets it to postgres://postgres@127.0.0.1:5432/test?sslmode=disable).
+const pgEnv = "CERTDOCK_TEST_POSTGRES_DSN"
 
 // testDB is one real database holding the certs fixture table.
 type testDB struct {
@@ -124,11 +125,16 @@ func openSQLite(t testing.TB) *testDB {
 }
 
 // openPostgres creates the fixture in a uniquely named schema of the test
-// database and drops it afterwards. An unreachable server fails the test
-// unless CERTDOCK_SKIP_POSTGRES=1; then it returns nil.
+// database named by CERTDOCK_TEST_POSTGRES_DSN and drops it afterwards. It
+// returns nil when that variable is unset; a server it names that cannot be
+// reached fails the test.
 func openPostgres(t testing.TB) *testDB {
 	t.Helper()
-	db, err := sql.Open("pgx", postgresDSN)
+	dsn := os.Getenv(pgEnv)
+	if dsn == "" {
+		return nil
+	}
+	db, err := sql.Open("pgx", dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +142,7 @@ func openPostgres(t testing.TB) *testDB {
 	defer cancel()
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		if os.Getenv("CERTDOCK_SKIP_POSTGRES") == "1" {
-			return nil
-		}
-		t.Fatalf("PostgreSQL at %s unreachable (set CERTDOCK_SKIP_POSTGRES=1 to skip): %v", postgresDSN, err)
+		t.Fatalf("PostgreSQL at %s (%s) unreachable: %v", dsn, pgEnv, err)
 	}
 	var rnd [6]byte
 	if _, err := rand.Read(rnd[:]); err != nil {
@@ -172,13 +175,13 @@ func openPostgres(t testing.TB) *testDB {
 }
 
 // openAll returns the databases to run against: SQLite always, PostgreSQL
-// unless explicitly skipped.
+// when CERTDOCK_TEST_POSTGRES_DSN is set.
 func openAll(t testing.TB) []*testDB {
 	dbs := []*testDB{openSQLite(t)}
 	if pg := openPostgres(t); pg != nil {
 		dbs = append(dbs, pg)
 	} else {
-		t.Log("CERTDOCK_SKIP_POSTGRES=1: PostgreSQL not tested")
+		t.Log(pgEnv + " is not set: PostgreSQL not tested")
 	}
 	return dbs
 }
