@@ -1,0 +1,168 @@
+package revocation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+
+	"github.com/certdock/certdock/internal/ca/embedded"
+)
+
+// ErrUnknownCA is returned for a CA this service does not publish for.
+var ErrUnknownCA = errors.New("revocation: unknown CA")
+
+// PublishCRL signs and stores a new CRL for the CA: the next CRL number,
+// thisUpdate now, every revoked certificate the CA issued that has not
+// expired. Numbering and the stored CRL change in one transaction.
+func (s *Service) PublishCRL(ctx context.Context, caID int64) (CRL, error) {
+	c, ok := s.cas[caID]
+	if !ok {
+		return CRL{}, ErrUnknownCA
+	}
+	s.mu.Lock()
+	delete(s.dirty, caID) // revocations after this point mark it again
+	s.mu.Unlock()
+	var out CRL
+	err := s.o.InTx(ctx, func(st Store) error {
+		n, err := st.NextCRLNumber(ctx, caID)
+		if err != nil {
+			return fmt.Errorf("CRL number: %w", err)
+		}
+		now := s.now().Truncate(time.Second)
+		revoked, err := st.RevokedCertificates(ctx, caID, now)
+		if err != nil {
+			return fmt.Errorf("listing revoked certificates: %w", err)
+		}
+		entries := make([]embedded.CRLEntry, 0, len(revoked))
+		for _, r := range revoked {
+			serial, ok := parseSerialHex(r.SerialHex)
+			if !ok {
+				return fmt.Errorf("stored serial %q is not hex", r.SerialHex)
+			}
+			entries = append(entries, embedded.CRLEntry{Serial: serial, RevokedAt: r.At, Reason: crlReason(r.Reason)})
+		}
+		out = CRL{Number: n, ThisUpdate: now, NextUpdate: now.Add(s.o.CRLValidity)}
+		if out.DER, err = c.Signer.SignCRL(big.NewInt(n), entries, out.ThisUpdate, out.NextUpdate); err != nil {
+			return err
+		}
+		return st.SaveCRL(ctx, caID, out)
+	})
+	if err != nil {
+		s.markDirty(caID)
+		return CRL{}, fmt.Errorf("publishing the CRL of %s: %w", c.LogicalName, err)
+	}
+	return out, nil
+}
+
+// CurrentCRL returns the CA's stored CRL, publishing a new one first when
+// there is none, a revocation is not on it yet, or half its validity has
+// passed.
+func (s *Service) CurrentCRL(ctx context.Context, caID int64) (CRL, error) {
+	if _, ok := s.cas[caID]; !ok {
+		return CRL{}, ErrUnknownCA
+	}
+	if !s.needsPublish(ctx, caID) {
+		c, err := s.o.Store.CRL(ctx, caID)
+		if err == nil {
+			return c, nil
+		}
+		if !s.o.IsNotFound(err) {
+			return CRL{}, err
+		}
+	}
+	return s.PublishCRL(ctx, caID)
+}
+
+// needsPublish reports whether the CA's CRL is missing, lags a revocation
+// or is past half its validity.
+func (s *Service) needsPublish(ctx context.Context, caID int64) bool {
+	s.mu.Lock()
+	dirty := s.dirty[caID]
+	s.mu.Unlock()
+	if dirty {
+		return true
+	}
+	c, err := s.o.Store.CRL(ctx, caID)
+	if err != nil {
+		return true
+	}
+	refresh := c.ThisUpdate.Add(c.NextUpdate.Sub(c.ThisUpdate) / 2)
+	return !s.now().Before(refresh)
+}
+
+func (s *Service) markDirty(caID int64) {
+	s.mu.Lock()
+	s.dirty[caID] = true
+	s.mu.Unlock()
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// RefreshCRLs publishes a new CRL for every CA that needs one (see
+// CurrentCRL). The scheduler calls it; errors are logged and retried on
+// the next round.
+func (s *Service) RefreshCRLs(ctx context.Context) {
+	for _, c := range s.CAs() {
+		if ctx.Err() != nil {
+			return
+		}
+		if !s.needsPublish(ctx, c.ID) {
+			continue
+		}
+		crl, err := s.PublishCRL(ctx, c.ID)
+		if err != nil {
+			s.o.Logger.Error("CRL publication failed", "ca", c.LogicalName, "err", err)
+			continue
+		}
+		s.o.Logger.Info("CRL published", "ca", c.LogicalName, "number", crl.Number, "next_update", crl.NextUpdate)
+	}
+}
+
+// RunScheduler refreshes CRLs every interval, and at once after a
+// revocation asks for it, until ctx ends.
+func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	s.RefreshCRLs(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-s.kick:
+		}
+		s.RefreshCRLs(ctx)
+	}
+}
+
+// crlReason maps a stored Keyfactor revocation code to an RFC 5280
+// CRLReason: 0-6 are the same; -1 and 999 (Keyfactor's "unknown") become
+// unspecified.
+func crlReason(code int) int {
+	if code >= 0 && code <= 6 {
+		return code
+	}
+	return 0
+}
+
+// parseSerialHex reads a serial as the inventory stores it (upper-case
+// hex, "-" for the negative serials some foreign CAs issue).
+func parseSerialHex(h string) (*big.Int, bool) {
+	neg := strings.HasPrefix(h, "-")
+	n, ok := new(big.Int).SetString(strings.TrimPrefix(h, "-"), 16)
+	if !ok {
+		return nil, false
+	}
+	if neg {
+		n.Neg(n)
+	}
+	return n, true
+}
