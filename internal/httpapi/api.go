@@ -16,6 +16,7 @@ import (
 	"github.com/certdock/certdock/internal/admin"
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
 )
@@ -30,6 +31,7 @@ type Options struct {
 	Admin          *admin.Service
 	Certificates   *certificate.Service
 	Enroll         *enroll.Service
+	Delivery       *delivery.Service // nil: no delivery routes (routes_delivery.go)
 	Health         func(ctx context.Context) error
 	Now            func() time.Time
 	ProductVersion string

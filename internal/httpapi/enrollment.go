@@ -94,7 +94,7 @@ type pfxReq struct {
 	OwnerRoleId                          int64
 	OwnerRoleName                        string
 	Stores                               []storeEntry
-	InstallIntoExistingCertificateStores bool
+	InstallIntoExistingCertificateStores *bool // absent = true (the spec's default)
 	JobTime                              *string
 }
 
@@ -156,7 +156,7 @@ func (q pfxReq) toRequest(version int, format string) (enroll.PFXRequest, error)
 		OwnerRoleID: q.OwnerRoleId, OwnerRoleName: strings.TrimSpace(q.OwnerRoleName),
 		RenewalCertificateID: q.RenewalCertificateId, PopulateMissingValuesFromAD: q.PopulateMissingValuesFromAD,
 		IncludeChain: true, IncludeSubjectHeader: true, UseLegacyEncryption: q.UseLegacyEncryption,
-		InstallIntoExistingCertificateStores: q.InstallIntoExistingCertificateStores,
+		InstallIntoExistingCertificateStores: q.InstallIntoExistingCertificateStores == nil || *q.InstallIntoExistingCertificateStores,
 	}
 	if q.IncludeChain != nil {
 		req.IncludeChain = *q.IncludeChain
@@ -248,6 +248,9 @@ func (a *API) postEnrollPFX(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		Password: res.Password, WorkflowInstanceId: zeroGUID, StoreIdsInvalidForRenewal: []string{},
 		KeyfactorRequestId: res.RequestID, RequestDisposition: res.Disposition, DispositionMessage: res.DispositionMessage,
 		EnrollmentContext: res.EnrollmentContext,
+	}
+	if len(res.StoreIdsInvalidForRenewal) > 0 {
+		info.StoreIdsInvalidForRenewal = res.StoreIdsInvalidForRenewal
 	}
 	if res.Blob != nil {
 		info.Pkcs12Blob = ptr(base64.StdEncoding.EncodeToString(res.Blob))
