@@ -23,6 +23,7 @@ import (
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/jobs"
 )
 
 // Job operations (the agent protocol's OperationType numbers).
@@ -111,8 +112,10 @@ type Enrollment struct {
 
 // Tx is the recording transaction delivery writes in; sqlstore.Q (inside
 // WithTx) implements it. Callers that already hold a transaction (the
-// enrollment flow, workflows) pass theirs.
+// enrollment flow, workflows) pass theirs. Jobs are created in it with
+// jobs.Schedule.
 type Tx interface {
+	jobs.Store
 	InsertDeliveryEnrollment(ctx context.Context, e Enrollment) error
 	AddHistory(ctx context.Context, h certificate.HistoryEntry) error
 	Audit(ctx context.Context, at time.Time, actor, action, target, details string) error
@@ -130,9 +133,8 @@ type Options struct {
 	Reader  Reader
 	Catalog Catalog
 	InTx    func(ctx context.Context, fn func(Tx) error) error
-	// Schedule creates one job inside tx and returns its id (internal/jobs'
-	// Schedule, which seals the entry password).
-	Schedule       func(ctx context.Context, tx Tx, j Job, now time.Time) (string, error)
+	// Seal encrypts a job's entry password (the master key's Seal).
+	Seal           func(plaintext, aad []byte) ([]byte, error)
 	HashPassword   func(string) (string, error)
 	VerifyPassword func(hash, password string) (bool, error)
 	IsNotFound     func(error) bool
@@ -235,7 +237,7 @@ func (s *Service) scheduleAdd(ctx context.Context, tx Tx, p *auth.Principal, cer
 	j := Job{StoreID: st.ID, Operation: OpAdd, CertificateID: certID, Alias: t.Alias, Overwrite: t.Overwrite,
 		EntryPassword: entryPassword(st, t, password), PrivateKey: t.PrivateKey, DueAt: due,
 		RequestedBy: p.AccountName, Source: source}
-	id, err := s.o.Schedule(ctx, tx, j, now)
+	id, err := s.schedule(ctx, tx, j, now)
 	if err != nil {
 		return "", err
 	}
@@ -255,4 +257,12 @@ func (s *Service) scheduleAdd(ctx context.Context, tx Tx, p *auth.Principal, cer
 		return "", err
 	}
 	return id, nil
+}
+
+// schedule creates one job in tx with jobs.Schedule, which seals the entry
+// password and refuses an unknown store.
+func (s *Service) schedule(ctx context.Context, tx Tx, j Job, now time.Time) (string, error) {
+	return jobs.Schedule(ctx, tx, s.o.Seal, jobs.Request{StoreID: j.StoreID, Operation: jobs.Operation(j.Operation),
+		CertificateID: j.CertificateID, Alias: j.Alias, Overwrite: j.Overwrite, EntryPassword: j.EntryPassword,
+		PrivateKey: j.PrivateKey, DueAt: j.DueAt, RequestedBy: j.RequestedBy, Source: j.Source}, now)
 }

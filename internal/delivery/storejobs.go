@@ -169,7 +169,7 @@ func (s *Service) Remove(ctx context.Context, p *auth.Principal, r RemoveRequest
 	ids := []string{}
 	err = s.o.InTx(ctx, func(tx Tx) error {
 		for i, t := range r.Stores {
-			id, err := s.o.Schedule(ctx, tx, Job{StoreID: sts[i].ID, Operation: OpRemove, CertificateID: certID, Alias: t.Alias,
+			id, err := s.schedule(ctx, tx, Job{StoreID: sts[i].ID, Operation: OpRemove, CertificateID: certID, Alias: t.Alias,
 				DueAt: due, RequestedBy: p.AccountName, Source: "remove"}, now)
 			if err != nil {
 				return err
