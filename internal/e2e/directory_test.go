@@ -63,6 +63,14 @@ func writeSetup(t *testing.T, doc any) string {
 // enrollPFXv1 enrolls through the SDK and decodes the PFX with go-pkcs12.
 func enrollPFXv1(t *testing.T, c *kfv1.APIClient, req *kfv1.EnrollmentPFXEnrollmentRequest) *x509.Certificate {
 	t.Helper()
+	leaf, _, _ := enrollPFXv1Chain(t, c, req)
+	return leaf
+}
+
+// enrollPFXv1Chain is enrollPFXv1 returning what go-pkcs12's DecodeChain
+// (the Keyfactor Go client's reader) finds: leaf, key and CA certificates.
+func enrollPFXv1Chain(t *testing.T, c *kfv1.APIClient, req *kfv1.EnrollmentPFXEnrollmentRequest) (*x509.Certificate, any, []*x509.Certificate) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	resp, _, err := c.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XCertificateformat("PFX").EnrollmentPFXEnrollmentRequest(*req).Execute()
@@ -74,11 +82,11 @@ func enrollPFXv1(t *testing.T, c *kfv1.APIClient, req *kfv1.EnrollmentPFXEnrollm
 	if err != nil {
 		t.Fatalf("Pkcs12Blob: %v", err)
 	}
-	_, leaf, _, err := pkcs12.DecodeChain(der, req.GetPassword())
+	key, leaf, cas, err := pkcs12.DecodeChain(der, req.GetPassword())
 	if err != nil {
 		t.Fatalf("decode PFX: %v", err)
 	}
-	return leaf
+	return leaf, key, cas
 }
 
 func TestDirectory_PopulateMissingValuesFromAD(t *testing.T) {

@@ -15,9 +15,10 @@
 // friendlyName or the Microsoft CSP attribute on the key bag. Every PFX has
 // exactly two safes in its AuthenticatedSafe: first a plain data safe holding
 // exactly one pkcs8ShroudedKeyBag, then an encrypted safe holding one
-// certBag per certificate (leaf first for [EndEntityFirst]; root first and
-// leaf last for [RootFirst]). Clients built on a strict go-pkcs12 fork
-// require the key safe to come first. Two profiles exist:
+// certBag per certificate: the leaf always first (go-pkcs12's DecodeChain
+// takes the first certificate bag as the key's certificate), then the CA
+// certificates issuer first for [EndEntityFirst], root first for [RootFirst].
+// Clients built on a strict go-pkcs12 fork require the key safe to come first. Two profiles exist:
 //
 //   - [ProfileModern] (default): key bag and certificate safe with PBES2,
 //     PBKDF2-HMAC-SHA256 and AES-256-CBC; MAC HMAC-SHA256 keyed with the

@@ -245,6 +245,14 @@ func (b Bundle) certs(order ChainOrder) []*x509.Certificate {
 	return out
 }
 
+// leafThenChain returns the leaf, then the CA certificates in the requested
+// order: the order of PFX certificate bags. The leaf always comes first
+// because go-pkcs12's DecodeChain (the Keyfactor Go client's UnpackPkcs12,
+// Terraform) takes the first certificate bag as the key's certificate.
+func (b Bundle) leafThenChain(order ChainOrder) []*x509.Certificate {
+	return append([]*x509.Certificate{b.Leaf}, b.chainInOrder(order)...)
+}
+
 // chainInOrder returns only the CA certificates in the requested order.
 func (b Bundle) chainInOrder(order ChainOrder) []*x509.Certificate {
 	out := append([]*x509.Certificate(nil), b.Chain...)

@@ -181,8 +181,9 @@ func newEncrypter(oid asn1.ObjectIdentifier, password string, bmpPass []byte, it
 // EncodePKCS12 encodes b as a password-protected PKCS#12 file (PFX) in the
 // profile o.Profile. The AuthenticatedSafe holds exactly two safes: first
 // an unencrypted data safe with exactly one pkcs8ShroudedKeyBag, then an
-// encrypted safe with one certBag per certificate, leaf first for
-// EndEntityFirst and root first (leaf last) for RootFirst. The key bag and
+// encrypted safe with one certBag per certificate: always the leaf first,
+// then the CA certificates issuer first for EndEntityFirst, root first for
+// RootFirst (see Bundle.leafThenChain). The key bag and
 // the leaf's bag carry localKeyID (SHA-1 of the leaf) and friendlyName;
 // the key bag also the Microsoft CSP name. See the package documentation.
 func EncodePKCS12(b Bundle, o Options) ([]byte, error) {
@@ -262,7 +263,7 @@ func keySafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][
 
 func certSafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, leafAttrs [][]byte) (contentInfo, error) {
 	var bags []safeBag
-	for _, c := range b.certs(s.Order) {
+	for _, c := range b.leafThenChain(s.Order) {
 		octets, err := asn1.Marshal(c.Raw)
 		if err != nil {
 			return contentInfo{}, err

@@ -183,9 +183,9 @@ func assertKeyIsLeafs(t *testing.T, text string, leaf *x509.Certificate) {
 	}
 }
 
-// TestEncodePKCS12_RootFirstOpenSSL checks that RootFirst writes the
-// certificate bags root first and leaf last, and the leaf still carries
-// the attributes that tie it to the key.
+// TestEncodePKCS12_RootFirstOpenSSL checks that RootFirst writes the leaf's
+// bag first, with the attributes that tie it to the key, then the CA
+// certificates root first.
 func TestEncodePKCS12_RootFirstOpenSSL(t *testing.T) {
 	needTool(t, "openssl")
 	for _, p := range profileNames {
@@ -196,11 +196,12 @@ func TestEncodePKCS12_RootFirstOpenSSL(t *testing.T) {
 				t.Fatal(err)
 			}
 			stdout, _ := opensslPKCS12Info(t, writeFile(t, "out.p12", data), testPassword, p)
-			assertLines(t, subjectLines(stdout), wantSubjectLines([]*x509.Certificate{b.Chain[1], b.Chain[0], b.Leaf}))
+			assertLines(t, subjectLines(stdout), wantSubjectLines([]*x509.Certificate{b.Leaf, b.Chain[1], b.Chain[0]}))
 			certs := stdout[strings.Index(stdout, "-----END PRIVATE KEY-----"):]
-			lastBag := certs[strings.LastIndex(certs, "Bag Attributes"):]
-			if !strings.Contains(lastBag, opensslKeyIDText(b.Leaf)) || !strings.Contains(lastBag, "friendlyName: "+b.FriendlyName) {
-				t.Errorf("last bag is not the attributed leaf:\n%s", lastBag)
+			firstBag := certs[strings.Index(certs, "Bag Attributes"):]
+			firstBag = firstBag[:strings.Index(firstBag, "-----END CERTIFICATE-----")]
+			if !strings.Contains(firstBag, opensslKeyIDText(b.Leaf)) || !strings.Contains(firstBag, "friendlyName: "+b.FriendlyName) {
+				t.Errorf("first certificate bag is not the attributed leaf:\n%s", firstBag)
 			}
 		})
 	}
@@ -394,22 +395,27 @@ func assertToPEMAttributes(t *testing.T, data []byte, b Bundle) {
 	}
 }
 
-// TestEncodePKCS12_GoPKCS12RootFirst pins a documented caveat: go-pkcs12
-// takes the first certificate bag as the leaf, so with RootFirst it
-// reports the root as the certificate. Clients built on it must ask for
-// EndEntityFirst (the default).
+// TestEncodePKCS12_GoPKCS12RootFirst: go-pkcs12's DecodeChain (the Keyfactor
+// Go client's reader) takes the first certificate bag as the leaf. With
+// RootFirst it must still get the leaf, and the CA certificates root first.
 func TestEncodePKCS12_GoPKCS12RootFirst(t *testing.T) {
 	b := bundleFor(t, "P-256")
 	data, err := EncodePKCS12(b, Options{Password: testPassword, Order: RootFirst})
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, first, rest, err := gopkcs12.DecodeChain(data, testPassword)
+	key, leaf, rest, err := gopkcs12.DecodeChain(data, testPassword)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !first.Equal(b.Chain[1]) || len(rest) != 2 || !rest[1].Equal(b.Leaf) {
-		t.Fatalf("go-pkcs12 order: first %s, then %d more", first.Subject, len(rest))
+	if !leaf.Equal(b.Leaf) {
+		t.Fatalf("go-pkcs12 took %s as the leaf, want %s", leaf.Subject, b.Leaf.Subject)
+	}
+	if len(rest) != 2 || !rest[0].Equal(b.Chain[1]) || !rest[1].Equal(b.Chain[0]) {
+		t.Fatalf("go-pkcs12 CA certificates are not root first: %d of them", len(rest))
+	}
+	if pub, ok := key.(interface{ Public() crypto.PublicKey }); !ok || !leaf.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(pub.Public()) {
+		t.Fatal("the key does not match the leaf go-pkcs12 returned")
 	}
 }
 
@@ -613,7 +619,7 @@ func TestEncodePKCS12_Layout(t *testing.T) {
 						t.Errorf("key bag localKeyID %x, want %x", v.Bytes, keyID)
 					}
 
-					want := b.certs(order)
+					want := b.leafThenChain(order)
 					if len(parts.certBags) != len(want) {
 						t.Fatalf("%d certificate bags, want %d", len(parts.certBags), len(want))
 					}
