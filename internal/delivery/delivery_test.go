@@ -293,9 +293,9 @@ func TestDeploy(t *testing.T) {
 		t.Run("Stores and legacy StoreIds forms", func(t *testing.T) {
 			out, err := e.svc.Deploy(e.ctx, e.admin, delivery.DeployRequest{
 				CertificateID: rec.ID, Password: pw,
-				Stores:        []delivery.Target{{StoreID: strings.ToUpper(e.pem.ID), Alias: "web"}, {StoreID: e.p12.ID}},
-				StoreIDs:      []string{e.jks.ID},
-				StoreTypes:    []delivery.StoreTypeDefaults{{StoreTypeID: stores.TypeJKS, Alias: "j1", Overwrite: true}},
+				Stores:     []delivery.Target{{StoreID: strings.ToUpper(e.pem.ID), Alias: "web"}, {StoreID: e.p12.ID}},
+				StoreIDs:   []string{e.jks.ID},
+				StoreTypes: []delivery.StoreTypeDefaults{{StoreTypeID: stores.TypeJKS, Alias: "j1", Overwrite: true}},
 			})
 			if err != nil {
 				t.Fatalf("Deploy: %v", err)
