@@ -92,6 +92,9 @@ type PFXResult struct {
 	DispositionMessage string
 	Metadata           map[string]string
 	SuccessfulStores   []string
+	// WorkflowInstanceID is set when the enrollment waits for approval
+	// (Disposition PENDING); RequestID is then the pending request.
+	WorkflowInstanceID string
 	// StoreIdsInvalidForRenewal are stores holding the renewed certificate
 	// that the caller may not schedule into.
 	StoreIdsInvalidForRenewal []string
@@ -180,7 +183,8 @@ type request struct {
 	renewalID     int64
 	timestamp     time.Time
 
-	pfx    *PFXRequest // KindPFX: packaging and delivery options; nil otherwise
+	pfx    *PFXRequest   // KindPFX: packaging and delivery options; nil otherwise
+	held   *HeldIssuance // an approved held enrollment being issued (approval.go)
 	csrReq *CSRRequest
 }
 

@@ -65,7 +65,8 @@ type Options struct {
 	Seal       func(plaintext, aad []byte) ([]byte, error)
 	Directory  Directory // nil: no directory configured
 	Stores     StoreChecker
-	Delivery   Delivery // nil: no delivery into certificate stores (see delivery.go)
+	Delivery   Delivery  // nil: no delivery into certificate stores (see delivery.go)
+	Approvals  Approvals // nil: enrollments requiring approval are refused (see approval.go)
 	Rand       io.Reader
 	Now        func() time.Time
 	IsNotFound func(error) bool
@@ -121,6 +122,7 @@ type outcome struct {
 	retained  bool
 	metadata  map[string]string
 	delivery  DeliveryResult
+	pending   *HoldResult // the enrollment waits for approval; nothing was issued
 }
 
 // EnrollPFX runs a server-side key generation enrollment.
@@ -128,6 +130,11 @@ func (s *Service) EnrollPFX(ctx context.Context, p *auth.Principal, req PFXReque
 	out, err := s.enroll(ctx, p, fromPFX(&req))
 	if err != nil {
 		return nil, err
+	}
+	if out.pending != nil {
+		return &PFXResult{RequestID: out.pending.RequestID, WorkflowInstanceID: out.pending.InstanceID,
+			Disposition: DispositionPending, DispositionMessage: out.pending.Message, Metadata: out.metadata,
+			SuccessfulStores: []string{}}, nil
 	}
 	res := PFXResult{CertificateID: out.certID, RequestID: out.requestID}
 	res.SerialNumber = out.rec.SerialNumber
@@ -157,9 +164,8 @@ func (s *Service) enroll(ctx context.Context, p *auth.Principal, req *request) (
 	if err != nil {
 		return nil, err
 	}
-	if (pl.pattern != nil && pl.pattern.RequiresApproval) || (pl.template != nil && pl.template.RequiresApproval) {
-		return nil, errs.E(errs.Invalid, errs.CodeEnrollmentPolicy,
-			"EnrollmentPatternId: the enrollment pattern requires approval, and approval workflows are not enabled on this server")
+	if out, held, err := s.hold(ctx, p, req, pl); err != nil || held {
+		return out, err
 	}
 
 	// Crypto happens outside any transaction.
@@ -229,6 +235,9 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 	)
 	if key != nil {
 		out.retained, until = retention(pl, issued.Certificate, now)
+		if req.held != nil {
+			out.retained, until = heldRetention(pl, issued.Certificate, now)
+		}
 		if pl.deliver && !out.retained {
 			// Kept for delivery only, until the certificate expires; the
 			// delivery record says so.
@@ -261,12 +270,14 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 	doc, _ := json.Marshal(d)
 
 	err = s.o.InTx(ctx, func(st Store) error {
-		reqID, err := st.InsertRequest(ctx, certificate.Request{
+		var reqID int64
+		if req.held != nil {
+			reqID = req.held.RequestID // the pending request row made when the request arrived
+		} else if reqID, err = st.InsertRequest(ctx, certificate.Request{
 			CreatedAt: now, RequesterID: &p.IdentityID, RequesterName: p.AccountName, Kind: req.kind,
 			State: certificate.StateActive, TemplateID: rec.TemplateID, PatternID: rec.PatternID, CAID: rec.CAID,
 			Subject: rec.IssuedDN, Doc: doc,
-		})
-		if err != nil {
+		}); err != nil {
 			return err
 		}
 		rec.CertRequestID = &reqID
@@ -294,6 +305,9 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 			}
 		}
 		op, msg := certificate.OpEnrolled, fmt.Sprintf("%s from CA %s", what, pl.ca.Name())
+		if req.held != nil {
+			msg += fmt.Sprintf(" after approval of request %d by %s", reqID, strings.Join(req.held.Approvers, ", "))
+		}
 		if pl.renewal != nil {
 			op, msg = certificate.OpRenewed, msg+fmt.Sprintf("; renewal of certificate %d", pl.renewal.ID)
 			if err := st.AddHistory(ctx, certificate.HistoryEntry{CertID: pl.renewal.ID, At: now, Operation: certificate.OpRenewed,
@@ -309,6 +323,9 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 			return err
 		}
 		out.certID, out.requestID = certID, reqID
+		if req.held != nil && req.held.Within != nil {
+			return req.held.Within(ctx, st, certID)
+		}
 		return nil
 	})
 	if err != nil {
