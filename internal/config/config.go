@@ -19,6 +19,10 @@ type Serve struct {
 	Config    string `help:"Declarative setup file (JSON) applied at start." env:"CERTDOCK_CONFIG" name:"config"`
 	Hostname  string `help:"Host name for the server certificate and the CAs' HOST\\ part (default: this machine's host name)." env:"CERTDOCK_HOSTNAME"`
 	LogFormat string `help:"Log format: text or json." default:"text" env:"CERTDOCK_LOG_FORMAT" enum:"text,json" name:"log-format"`
+	// PKIHTTPAddr and PKIBaseURL: the plain-HTTP listener for CRLs, CA
+	// certificates and OCSP (docs/revocation.md).
+	PKIHTTPAddr string `help:"Plain-HTTP listen address for CRLs, CA certificates and OCSP; empty disables it." default:":8080" env:"CERTDOCK_PKI_HTTP_ADDR" name:"pki-http-addr"`
+	PKIBaseURL  string `help:"URL of the PKI listener as relying parties reach it, put into issued certificates (default: http://HOSTNAME:PORT of --pki-http-addr)." env:"CERTDOCK_PKI_BASE_URL" name:"pki-base-url"`
 }
 
 // Validate checks the configuration and fills the host name.
@@ -39,5 +43,5 @@ func (s *Serve) Validate() error {
 	if strings.ContainsAny(s.Hostname, `\/ `) {
 		return fmt.Errorf("--hostname %q must be a plain host name", s.Hostname)
 	}
-	return nil
+	return s.validatePKI()
 }

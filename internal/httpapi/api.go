@@ -19,6 +19,7 @@ import (
 	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/revocation"
 )
 
 // Prefix is where the API lives.
@@ -31,7 +32,8 @@ type Options struct {
 	Admin          *admin.Service
 	Certificates   *certificate.Service
 	Enroll         *enroll.Service
-	Delivery       *delivery.Service // nil: no delivery routes (routes_delivery.go)
+	Delivery       *delivery.Service   // nil: no delivery routes (routes_delivery.go)
+	Revocation     *revocation.Service // nil: no revocation routes (routes_revocation.go)
 	Health         func(ctx context.Context) error
 	Now            func() time.Time
 	ProductVersion string

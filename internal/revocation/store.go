@@ -17,8 +17,8 @@ import (
 	"math/big"
 	"time"
 
-	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/ca/embedded"
+	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/policy"
 )
 

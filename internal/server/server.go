@@ -51,6 +51,8 @@ type Server struct {
 
 	dir enroll.Directory // nil: no directory configured
 
+	pki pkiState // CRL/OCSP listener and revocation service (pki.go)
+
 	firstPassword     string
 	firstPasswordFile string
 }
@@ -70,6 +72,10 @@ func Open(ctx context.Context, cfg config.Serve, log *slog.Logger, out io.Writer
 		return nil, err
 	}
 	if s.db, err = sqlstore.Open(ctx, cfg.DB, cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if err := s.preparePKI(); err != nil {
+		s.db.Close()
 		return nil, err
 	}
 	if err := s.init(ctx); err != nil {
@@ -142,11 +148,12 @@ func (s *Server) loadCAs(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		c, err := embedded.New(embedded.Options{Cert: cert, Signer: key, Chain: chain, Clock: s.now})
+		c, err := embedded.New(s.caOptions(r.LogicalName, embedded.Options{Cert: cert, Signer: key, Chain: chain, Clock: s.now}))
 		if err != nil {
 			return fmt.Errorf("CA %s: %w", r.LogicalName, err)
 		}
 		s.connectors[r.ID] = c
+		s.registerRevocationCA(r.ID, r.LogicalName, c)
 		if r.LogicalName == IssuingLogicalName {
 			s.issuing = c
 		}
@@ -175,7 +182,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	api := httpapi.New(httpapi.Options{
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en,
-		Health: s.db.Ping, Now: time.Now,
+		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api)
@@ -233,6 +240,12 @@ func (s *Server) Run(ctx context.Context) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
+	stopPKI, err := s.StartPKI(ctx)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer stopPKI()
 	s.announce(ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
@@ -247,7 +260,10 @@ func (s *Server) Run(ctx context.Context) error {
 }
 
 // Close releases the database.
-func (s *Server) Close() error { return s.db.Close() }
+func (s *Server) Close() error {
+	s.closePKIListener()
+	return s.db.Close()
+}
 
 // DB exposes the database (CLI commands).
 func (s *Server) DB() *sqlstore.DB { return s.db }
