@@ -14,7 +14,7 @@ import (
 
 // ---- POST /Enrollment/PFX/Deploy ----
 
-type storeTypeEntryDTO struct {
+type dlvStoreTypeEntryDTO struct {
 	StoreTypeId int
 	Alias       *string
 	Overwrite   *bool
@@ -24,19 +24,19 @@ type storeTypeEntryDTO struct {
 type deployReq struct {
 	Stores        []storeEntry
 	StoreIds      []string
-	StoreTypes    []storeTypeEntryDTO
+	StoreTypes    []dlvStoreTypeEntryDTO
 	CertificateId int64
 	RequestId     int64
 	Password      string
 	JobTime       *string
 }
 
-type managementResponseDTO struct {
+type dlvManagementResponseDTO struct {
 	SuccessfulStores []string `json:"SuccessfulStores"`
 	FailedStores     []string `json:"FailedStores"`
 }
 
-func optionalTime(field string, s *string) (*time.Time, error) {
+func dlvOptionalTime(field string, s *string) (*time.Time, error) {
 	if s == nil || strings.TrimSpace(*s) == "" {
 		return nil, nil
 	}
@@ -63,7 +63,7 @@ func (q deployReq) toRequest() (delivery.DeployRequest, error) {
 		r.StoreTypes = append(r.StoreTypes, d)
 	}
 	var err error
-	r.JobTime, err = optionalTime("JobTime", q.JobTime)
+	r.JobTime, err = dlvOptionalTime("JobTime", q.JobTime)
 	return r, err
 }
 
@@ -92,7 +92,7 @@ func (a *API) postDeploy(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, managementResponseDTO{SuccessfulStores: out.Successful, FailedStores: out.Failed})
+	return writeJSON(w, dlvManagementResponseDTO{SuccessfulStores: out.Successful, FailedStores: out.Failed})
 }
 
 // ---- POST /Enrollment/PFX/Replace ----
@@ -115,35 +115,35 @@ func (a *API) postReplace(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		req.Password = *q.Password
 	}
 	var err error
-	if req.JobTime, err = optionalTime("JobTime", q.JobTime); err != nil {
+	if req.JobTime, err = dlvOptionalTime("JobTime", q.JobTime); err != nil {
 		return err
 	}
 	out, err := a.o.Delivery.Replace(r.Context(), p, req)
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, managementResponseDTO{SuccessfulStores: out.Successful, FailedStores: out.Failed})
+	return writeJSON(w, dlvManagementResponseDTO{SuccessfulStores: out.Successful, FailedStores: out.Failed})
 }
 
 // ---- POST /CertificateStores/Certificates/Add and /Remove ----
 
-type secretDTO struct {
+type dlvSecretDTO struct {
 	SecretValue *string
 }
 
-type storeCertEntryDTO struct {
+type dlvStoreCertEntryDTO struct {
 	CertificateStoreId string
 	Alias              *string
 	JobFields          map[string]any
 	Overwrite          *bool
-	EntryPassword      *secretDTO
+	EntryPassword      *dlvSecretDTO
 	PfxPassword        *string
 	IncludePrivateKey  *bool
 }
 
-// scheduleDTO is Keyfactor's KeyfactorSchedule. Management jobs run once:
+// dlvScheduleDTO is Keyfactor's KeyfactorSchedule. Management jobs run once:
 // Immediate or ExactlyOnce; the recurring kinds are refused.
-type scheduleDTO struct {
+type dlvScheduleDTO struct {
 	Immediate   *bool
 	ExactlyOnce *struct{ Time *string }
 	Interval    json.RawMessage
@@ -152,17 +152,17 @@ type scheduleDTO struct {
 	Monthly     json.RawMessage
 }
 
-func present(m json.RawMessage) bool {
+func dlvPresent(m json.RawMessage) bool {
 	t := strings.TrimSpace(string(m))
 	return t != "" && t != "null"
 }
 
 // dueAt reads the schedule: nil = immediate.
-func (s *scheduleDTO) dueAt() (*time.Time, error) {
+func (s *dlvScheduleDTO) dueAt() (*time.Time, error) {
 	if s == nil {
 		return nil, errs.Field("Schedule", "is required ({\"Immediate\": true} or {\"ExactlyOnce\": {\"Time\": \"...\"}})")
 	}
-	if present(s.Interval) || present(s.Daily) || present(s.Weekly) || present(s.Monthly) {
+	if dlvPresent(s.Interval) || dlvPresent(s.Daily) || dlvPresent(s.Weekly) || dlvPresent(s.Monthly) {
 		return nil, errs.Field("Schedule", "a management job runs once: use Immediate or ExactlyOnce")
 	}
 	if s.ExactlyOnce != nil {
@@ -172,7 +172,7 @@ func (s *scheduleDTO) dueAt() (*time.Time, error) {
 		if s.ExactlyOnce.Time == nil || strings.TrimSpace(*s.ExactlyOnce.Time) == "" {
 			return nil, errs.Field("Schedule.ExactlyOnce.Time", "is required")
 		}
-		return optionalTime("Schedule.ExactlyOnce.Time", s.ExactlyOnce.Time)
+		return dlvOptionalTime("Schedule.ExactlyOnce.Time", s.ExactlyOnce.Time)
 	}
 	if s.Immediate == nil || !*s.Immediate {
 		return nil, errs.Field("Schedule", "set Immediate to true or give ExactlyOnce")
@@ -182,8 +182,8 @@ func (s *scheduleDTO) dueAt() (*time.Time, error) {
 
 type addCertReq struct {
 	CertificateId     int64
-	CertificateStores []storeCertEntryDTO
-	Schedule          *scheduleDTO
+	CertificateStores []dlvStoreCertEntryDTO
+	Schedule          *dlvScheduleDTO
 	CollectionId      *int64
 }
 
@@ -227,8 +227,8 @@ func (a *API) postStoreCertificatesAdd(w http.ResponseWriter, r *http.Request, p
 type removeCertReq struct {
 	CertificateId     int64
 	Alias             *string
-	CertificateStores []storeCertEntryDTO
-	Schedule          *scheduleDTO
+	CertificateStores []dlvStoreCertEntryDTO
+	Schedule          *dlvScheduleDTO
 	CollectionId      *int64
 }
 
