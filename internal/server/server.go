@@ -27,6 +27,7 @@ import (
 	"github.com/certdock/certdock/internal/ca/embedded"
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/config"
+	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/httpapi"
 	"github.com/certdock/certdock/internal/secret"
@@ -168,6 +169,7 @@ func (s *Server) loadCAs(ctx context.Context) error {
 func (s *Server) Handler() http.Handler {
 	isNotFound := func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }
 	certs := certificate.NewService(s.db.Q(), s.db.QueryDialect(), s.now, isNotFound)
+	dlv := s.deliveryService() // delivery into certificate stores (delivery.go)
 	en := enroll.New(enroll.Options{
 		Store: s.db.Q(),
 		InTx: func(ctx context.Context, fn func(enroll.Store) error) error {
@@ -179,9 +181,10 @@ func (s *Server) Handler() http.Handler {
 		Now:            s.now,
 		IsNotFound:     isNotFound,
 		RandomPassword: func(n int) (string, error) { return secret.RandomPassword(nil, n) },
+		Delivery:       delivery.EnrollmentHook{S: dlv},
 	})
 	api := httpapi.New(httpapi.Options{
-		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en,
+		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
 		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(),
 	})
 	mux := http.NewServeMux()
