@@ -3,6 +3,7 @@
 //
 //	certdock serve                 run the server (HTTPS, embedded SQLite, built-in CA)
 //	certdock identity add NAME     create a local identity (password from --password-env)
+//	certdock agent --server URL    run the agent that manages this machine's certificate stores
 package main
 
 import (
@@ -25,6 +26,7 @@ import (
 type cli struct {
 	Serve    serveCmd    `cmd:"" help:"Run the certdock server."`
 	Identity identityCmd `cmd:"" help:"Manage local identities."`
+	Agent    agentCmd    `cmd:"" help:"Run the certdock agent: keep this machine's certificate stores as the server says."`
 }
 
 type serveCmd struct {

@@ -42,6 +42,7 @@ const (
 	StoresSchedule            Permission = "/certificate_stores/schedule/"
 	AgentsRead                Permission = "/agents/management/read/"
 	AgentsModify              Permission = "/agents/management/modify/"
+	AgentsRegister            Permission = "/agents/register/" // bootstrap an agent (POST /KeyfactorAgents/Session/Register with Basic)
 	WorkflowsRead             Permission = "/workflows/instances/read/"
 	WorkflowsManage           Permission = "/workflows/instances/manage/"
 	WorkflowDefinitionsRead   Permission = "/workflows/definitions/read/"
@@ -57,7 +58,7 @@ func All() []Permission {
 		CertificatesDelete, CertificatesImport, EnrollPFX, EnrollCSR, CAsRead, CAsModify, TemplatesRead,
 		TemplatesModify, PatternsRead, PatternsModify, MetadataRead, MetadataModify, SecurityRead,
 		SecurityModify, SettingsRead, SettingsModify, StoresRead, StoresModify, StoresSchedule,
-		AgentsRead, AgentsModify, WorkflowsRead, WorkflowsManage, WorkflowDefinitionsRead,
+		AgentsRead, AgentsModify, AgentsRegister, WorkflowsRead, WorkflowsManage, WorkflowDefinitionsRead,
 		WorkflowDefinitionsModify, AuditRead,
 	}
 }

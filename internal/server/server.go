@@ -30,6 +30,7 @@ import (
 	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/httpapi"
+	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/secret"
 	"github.com/certdock/certdock/internal/sqlstore"
 )
@@ -189,6 +190,7 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api)
+	mux.Handle(orchestrator.Prefix+"/", s.agentHandler()) // the agent protocol (orchestrator.go)
 	mux.Handle("/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			fmt.Fprintln(w, "certdock: the Keyfactor-compatible API is at "+httpapi.Prefix+"/")
@@ -221,6 +223,11 @@ func (s *Server) TLSConfig(ctx context.Context) (*tls.Config, error) {
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		Certificates: []tls.Certificate{{Certificate: chain, PrivateKey: key, Leaf: resp.Certificate}},
+		// Agents present their client certificate; only /KeyfactorAgents
+		// looks at it and verifies it there (an expired or revoked one gets
+		// a protocol answer, not a failed handshake). Other clients may
+		// present none, or one certdock did not issue.
+		ClientAuth: tls.RequestClientCert,
 	}, nil
 }
 

@@ -1,0 +1,280 @@
+package orchestrator
+
+// The JSON bodies of the agent protocol (API-NOTES §7), as Keyfactor's
+// CAgent sends and reads them. Go's encoding/json matches member names
+// case-insensitively on decode, as the agent and the vendor's server do.
+
+// Result.Status values.
+const (
+	StatusSuccess = 1
+	StatusWarning = 2
+	StatusError   = 3
+)
+
+// Result is in every response.
+type Result struct {
+	Status int
+	Error  *ResultError `json:",omitempty"`
+}
+
+// ResultError says why a call failed. CodeString is the hex code without
+// "0x" as CAgent compares it ("A0100007").
+type ResultError struct {
+	Code       int64
+	CodeString string
+	Message    string
+}
+
+// Error codes in Result.Error.CodeString (docs/agent-protocol.md).
+const (
+	// CodeCertExpired and CodeCertInvalid make CAgent enroll a new
+	// client certificate (it re-registers with a CSR).
+	CodeCertExpired = "A0100007"
+	CodeCertInvalid = "A0100008"
+	// certdock's own.
+	CodeCertRevoked     = "A0100010"
+	CodeDisapproved     = "A0100011"
+	CodeUnauthenticated = "A0100012"
+	CodeBadRequest      = "A0100013"
+	CodeSession         = "A0100014"
+	CodeJob             = "A0100015"
+	CodeInternal        = "A0100001"
+)
+
+// RegisterRequest is POST /Session/Register.
+type RegisterRequest struct {
+	AgentPlatform    int
+	AgentVersion     uint64
+	TenantId         *string
+	ClientMachine    string
+	CSR              *string
+	AgentId          string
+	Capabilities     []string
+	ClientParameters map[string]string
+}
+
+// SessionJob is one job handed out with a session or heartbeat.
+type SessionJob struct {
+	JobTypeId             string
+	JobId                 string
+	ConfigurationEndpoint string
+	CompletionEndpoint    string
+	Cron                  string
+	Schedule              string
+	Priority              int
+}
+
+// Session is the session part of a registration response.
+type Session struct {
+	Token             string
+	AgentId           string
+	HeartbeatInterval int // minutes
+	Certificate       string
+	ClientMachine     string
+	ClientParameters  map[string]string
+	Jobs              []SessionJob
+}
+
+// RegisterResponse answers POST /Session/Register.
+type RegisterResponse struct {
+	Result  Result
+	Session Session
+}
+
+// HeartbeatRequest is POST /Session/Heartbeat.
+type HeartbeatRequest struct {
+	SessionToken  string
+	TenantId      *string
+	ClientMachine string
+	AgentPlatform int
+}
+
+// HeartbeatResponse answers a heartbeat. Jobs is a certdock extension: the
+// jobs due now, so an agent need not register again to get new work.
+type HeartbeatResponse struct {
+	Result            Result
+	HeartbeatInterval int
+	SessionValid      bool
+	Jobs              []SessionJob
+}
+
+// JobRequest asks for a job's configuration.
+type JobRequest struct {
+	SessionToken string
+	JobId        string
+}
+
+// ManagementJob is a management job's configuration.
+type ManagementJob struct {
+	OperationType   int // 2 add, 3 remove
+	ClientMachine   string
+	StorePath       string
+	StorePassword   string
+	StoreType       int
+	Category        int
+	Alias           string
+	PrivateKeyEntry bool
+	EntryPassword   string
+	Thumbprint      string
+	EntryContents   string // add: base64 PKCS#12 (with PfxPassword) or base64 DER certificate
+	PfxPassword     string
+	Overwrite       bool
+	Properties      string // JSON object text
+	CreateIfMissing bool   // certdock extension
+}
+
+// ManagementConfig answers a management job's configuration request.
+type ManagementConfig struct {
+	AuditId      uint64
+	JobCancelled bool
+	Result       Result
+	Job          ManagementJob
+}
+
+// InventoryEntry is one entry certdock last saw in a store.
+type InventoryEntry struct {
+	Alias           string
+	PrivateKeyEntry bool
+	Thumbprints     []string
+}
+
+// InventoryJob is an inventory job's configuration.
+type InventoryJob struct {
+	ClientMachine   string
+	StorePath       string
+	StorePassword   string
+	StoreType       int
+	Category        int
+	Properties      string
+	CreateIfMissing bool
+	Inventory       []InventoryEntry
+}
+
+// InventoryConfig answers an inventory job's configuration request.
+type InventoryConfig struct {
+	AuditId           uint64
+	JobCancelled      bool
+	Result            Result
+	InventoryEndpoint string
+	Job               InventoryJob
+}
+
+// InventoryItem is one store entry an agent reports.
+type InventoryItem struct {
+	Alias           string
+	PrivateKeyEntry bool
+	UseChainLevel   bool
+	ItemStatus      int
+	Certificates    []string // base64 DER, leaf first
+}
+
+// InventoryRequest is the POST to an InventoryEndpoint.
+type InventoryRequest struct {
+	SessionToken string
+	JobId        string
+	Inventory    []InventoryItem
+}
+
+// CompleteRequest is the POST to a CompletionEndpoint.
+type CompleteRequest struct {
+	SessionToken string
+	JobId        string
+	Status       int // JobCompleteStatus: 2 success, 3 warning, 4 error
+	AuditId      uint64
+	Message      string
+	// Impossible is a certdock extension: the agent cannot ever do this job
+	// (an unsupported store type); the job is not retried.
+	Impossible bool
+}
+
+// CompleteResponse answers a completion; InventoryJob names the inventory
+// job queued after a management job.
+type CompleteResponse struct {
+	Result       Result
+	InventoryJob string `json:",omitempty"`
+}
+
+// ResultResponse is a bare { Result }.
+type ResultResponse struct {
+	Result Result
+}
+
+// Job type GUIDs (JobTypeId), compared case-insensitively.
+const (
+	JobTypePEMInventory     = "a809ce1f-1eea-4738-a38e-15708c89c981"
+	JobTypePEMManagement    = "1d411b36-ae72-433f-9f3f-8593e836a1af"
+	JobTypePKCS12Inventory  = "d06de656-3620-4988-8020-84755c4e4fe9"
+	JobTypePKCS12Management = "17207de3-6e17-4ab3-91d5-51f7fc9154d2"
+	JobTypeJKSInventory     = "ec72f1d7-1045-42fd-84cd-c49233716304"
+	JobTypeJKSManagement    = "622d80d9-7ab9-4243-9531-211d360489a2"
+)
+
+// Built-in store types.
+const (
+	StoreTypePEM    = 100
+	StoreTypePKCS12 = 101
+	StoreTypeJKS    = 102
+)
+
+// JobKind is what a JobTypeId stands for.
+type JobKind struct {
+	StoreType  int
+	ShortName  string
+	Management bool // false: inventory
+}
+
+var jobTypes = map[string]JobKind{
+	JobTypePEMInventory:     {StoreTypePEM, "PEM", false},
+	JobTypePEMManagement:    {StoreTypePEM, "PEM", true},
+	JobTypePKCS12Inventory:  {StoreTypePKCS12, "PKCS12", false},
+	JobTypePKCS12Management: {StoreTypePKCS12, "PKCS12", true},
+	JobTypeJKSInventory:     {StoreTypeJKS, "JKS", false},
+	JobTypeJKSManagement:    {StoreTypeJKS, "JKS", true},
+}
+
+// JobTypeOf returns the kind of a JobTypeId (any case).
+func JobTypeOf(id string) (JobKind, bool) {
+	k, ok := jobTypes[lower(id)]
+	return k, ok
+}
+
+// JobTypeID returns the GUID of a store type's inventory or management job.
+func JobTypeID(storeType int, management bool) (string, bool) {
+	for id, k := range jobTypes {
+		if k.StoreType == storeType && k.Management == management {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// Capability is the capability an agent advertises for a job kind.
+func (k JobKind) Capability() string {
+	if k.Management {
+		return "CertStores." + k.ShortName + ".Management"
+	}
+	return "CertStores." + k.ShortName + ".Inventory"
+}
+
+// Paths below /KeyfactorAgents. Endpoints handed to agents carry the
+// "KeyfactorAgents/" prefix, which agents strip.
+const (
+	Prefix                = "/KeyfactorAgents"
+	PathRegister          = "/Session/Register"
+	PathHeartbeat         = "/Session/Heartbeat"
+	PathManagementConfig  = "/Jobs/Management/Configuration"
+	PathManagementDone    = "/Jobs/Management/Complete"
+	PathInventoryConfig   = "/Jobs/Inventory/Configuration"
+	PathInventoryDone     = "/Jobs/Inventory/Complete"
+	PathInventoryEndpoint = "/Jobs/Inventory/Update"
+)
+
+func lower(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		if 'A' <= c && c <= 'Z' {
+			b[i] = c + 32
+		}
+	}
+	return string(b)
+}
