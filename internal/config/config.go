@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"time"
 )
 
 // Serve is the configuration of `certdock serve`.
@@ -19,6 +20,12 @@ type Serve struct {
 	Config    string `help:"Declarative setup file (JSON) applied at start." env:"CERTDOCK_CONFIG" name:"config"`
 	Hostname  string `help:"Host name for the server certificate and the CAs' HOST\\ part (default: this machine's host name)." env:"CERTDOCK_HOSTNAME"`
 	LogFormat string `help:"Log format: text or json." default:"text" env:"CERTDOCK_LOG_FORMAT" enum:"text,json" name:"log-format"`
+
+	// Approval workflows (docs/workflow.md).
+	ApprovalTimeout        time.Duration `help:"How long an enrollment may wait for approval before it expires." default:"168h" env:"CERTDOCK_APPROVAL_TIMEOUT" name:"approval-timeout"`
+	WorkflowWebhookURL     string        `help:"URL that receives a POST for every workflow state change (optional)." env:"CERTDOCK_WORKFLOW_WEBHOOK_URL" name:"workflow-webhook-url"`
+	WorkflowWebhookBackoff time.Duration `help:"First retry delay of a failed workflow webhook (doubles per attempt)." default:"5s" env:"CERTDOCK_WORKFLOW_WEBHOOK_BACKOFF" name:"workflow-webhook-backoff" hidden:""`
+	WorkflowTick           time.Duration `help:"Period of the workflow background loop (webhooks, expiry)." default:"5s" env:"CERTDOCK_WORKFLOW_TICK" name:"workflow-tick" hidden:""`
 	// PKIHTTPAddr and PKIBaseURL: the plain-HTTP listener for CRLs, CA
 	// certificates and OCSP (docs/revocation.md).
 	PKIHTTPAddr string `help:"Plain-HTTP listen address for CRLs, CA certificates and OCSP; empty disables it." default:":8080" env:"CERTDOCK_PKI_HTTP_ADDR" name:"pki-http-addr"`

@@ -20,6 +20,7 @@ import (
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/revocation"
+	"github.com/certdock/certdock/internal/workflow"
 )
 
 // Prefix is where the API lives.
@@ -34,6 +35,7 @@ type Options struct {
 	Enroll         *enroll.Service
 	Delivery       *delivery.Service   // nil: no delivery routes (routes_delivery.go)
 	Revocation     *revocation.Service // nil: no revocation routes (routes_revocation.go)
+	Workflow       *workflow.Service   // nil: no workflow routes (routes_workflow.go)
 	Health         func(ctx context.Context) error
 	Now            func() time.Time
 	ProductVersion string

@@ -252,6 +252,9 @@ func (a *API) postEnrollPFX(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if len(res.StoreIdsInvalidForRenewal) > 0 {
 		info.StoreIdsInvalidForRenewal = res.StoreIdsInvalidForRenewal
 	}
+	if res.WorkflowInstanceID != "" { // PENDING: waiting for approval (docs/workflow.md)
+		info.WorkflowInstanceId, info.WorkflowReferenceId = res.WorkflowInstanceID, res.RequestID
+	}
 	if res.Blob != nil {
 		info.Pkcs12Blob = ptr(base64.StdEncoding.EncodeToString(res.Blob))
 	}

@@ -53,6 +53,8 @@ type Server struct {
 
 	dir enroll.Directory // nil: no directory configured
 
+	wf wfState // approval workflows and their background loop (workflow.go)
+
 	pki pkiState // CRL/OCSP listener and revocation service (pki.go)
 
 	firstPassword     string
@@ -183,10 +185,13 @@ func (s *Server) Handler() http.Handler {
 		IsNotFound:     isNotFound,
 		RandomPassword: func(n int) (string, error) { return secret.RandomPassword(nil, n) },
 		Delivery:       delivery.EnrollmentHook{S: dlv},
+		Approvals:      approvalsHook{s.workflow()},
 	})
+	s.workflow().SetIssuer(issuerHook{en})
 	api := httpapi.New(httpapi.Options{
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
 		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(),
+		Workflow: s.workflow(),
 	})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api)
@@ -272,6 +277,7 @@ func (s *Server) Run(ctx context.Context) error {
 // Close releases the database.
 func (s *Server) Close() error {
 	s.closePKIListener()
+	s.stopWorkflow()
 	return s.db.Close()
 }
 
