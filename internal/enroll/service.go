@@ -36,6 +36,10 @@ type Store interface {
 	Role(ctx context.Context, id int64) (auth.Role, error)
 	RoleByName(ctx context.Context, name string) (auth.Role, error)
 	Certificate(ctx context.Context, id int64) (certificate.Record, error)
+	CertificateByThumbprint(ctx context.Context, tp string) (certificate.Record, error)
+	RequestKind(ctx context.Context, requestID int64) (string, error)
+	Templates(ctx context.Context) ([]policy.Template, error)
+	Patterns(ctx context.Context) ([]policy.Pattern, error)
 
 	InsertRequest(ctx context.Context, r certificate.Request) (int64, error)
 	CompleteRequest(ctx context.Context, id int64, state int, certID *int64) error

@@ -19,6 +19,7 @@ import (
 	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/retrieve"
 	"github.com/certdock/certdock/internal/revocation"
 	"github.com/certdock/certdock/internal/workflow"
 )
@@ -33,6 +34,7 @@ type Options struct {
 	Admin          *admin.Service
 	Certificates   *certificate.Service
 	Enroll         *enroll.Service
+	Retrieve       *retrieve.Service   // download and key recovery (routes_lifecycle.go)
 	Delivery       *delivery.Service   // nil: no delivery routes (routes_delivery.go)
 	Revocation     *revocation.Service // nil: no revocation routes (routes_revocation.go)
 	Workflow       *workflow.Service   // nil: no workflow routes (routes_workflow.go)

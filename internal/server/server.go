@@ -190,7 +190,7 @@ func (s *Server) Handler() http.Handler {
 	s.workflow().SetIssuer(issuerHook{en})
 	api := httpapi.New(httpapi.Options{
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
-		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(),
+		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(), Retrieve: s.retrieveService(isNotFound),
 		Workflow: s.workflow(),
 	})
 	mux := http.NewServeMux()
