@@ -19,8 +19,10 @@ import (
 	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/retrieve"
 	"github.com/certdock/certdock/internal/revocation"
+	"github.com/certdock/certdock/internal/stores"
 	"github.com/certdock/certdock/internal/workflow"
 )
 
@@ -36,6 +38,8 @@ type Options struct {
 	Enroll         *enroll.Service
 	Retrieve       *retrieve.Service   // download and key recovery (routes_lifecycle.go)
 	Delivery       *delivery.Service   // nil: no delivery routes (routes_delivery.go)
+	Stores         *stores.Service     // store types, containers, stores, agents (routes_stores.go)
+	Jobs           *jobs.Service       // orchestrator job queue (routes_stores.go)
 	Revocation     *revocation.Service // nil: no revocation routes (routes_revocation.go)
 	Workflow       *workflow.Service   // nil: no workflow routes (routes_workflow.go)
 	Health         func(ctx context.Context) error

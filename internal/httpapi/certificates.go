@@ -203,7 +203,13 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, toCertificateDTO(c, v))
+	d := toCertificateDTO(c, v)
+	if v.locations {
+		if err := a.addLocations(r.Context(), p, &d); err != nil {
+			return err
+		}
+	}
+	return writeJSON(w, d)
 }
 
 func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
@@ -225,7 +231,13 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	out := make([]certificateDTO, 0, len(recs))
 	for _, c := range recs {
-		out = append(out, toCertificateDTO(c, v))
+		d := toCertificateDTO(c, v)
+		if v.locations {
+			if err := a.addLocations(r.Context(), p, &d); err != nil {
+				return err
+			}
+		}
+		out = append(out, d)
 	}
 	return writeJSON(w, out)
 }

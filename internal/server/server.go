@@ -192,6 +192,7 @@ func (s *Server) Handler() http.Handler {
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
 		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(), Retrieve: s.retrieveService(isNotFound),
 		Workflow: s.workflow(),
+		Stores: s.storesService(), Jobs: s.jobsService(), // stores.go
 	})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api)
@@ -261,6 +262,8 @@ func (s *Server) Run(ctx context.Context) error {
 		return err
 	}
 	defer stopPKI()
+	stopInventory := s.startInventoryScheduler(ctx) // stores.go
+	defer stopInventory()
 	s.announce(ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ServeTLS(ln, "", "") }()
