@@ -192,7 +192,7 @@ func (s *Server) Handler() http.Handler {
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
 		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(), Retrieve: s.retrieveService(isNotFound),
 		Workflow: s.workflow(),
-		Stores: s.storesService(), Jobs: s.jobsService(), // stores.go
+		Stores:   s.storesService(), Jobs: s.jobsService(), // stores.go
 	})
 	mux := http.NewServeMux()
 	mux.Handle(httpapi.Prefix+"/", api)
