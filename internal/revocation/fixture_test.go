@@ -1,0 +1,104 @@
+package revocation_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdock/certdock/internal/auth"
+	"github.com/certdock/certdock/internal/ca"
+	"github.com/certdock/certdock/internal/ca/embedded"
+	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/policy"
+	"github.com/certdock/certdock/internal/revocation"
+	"github.com/certdock/certdock/internal/sqlstore"
+)
+
+// t0 is when the fixture's CA was made; the fake clock starts a day later.
+var t0 = time.Date(2026, 3, 14, 9, 0, 0, 0, time.UTC)
+
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time     { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+// fixture is a real SQLite store with a bootstrapped CA, certificates
+// issued by it and recorded in the inventory, and the service under test.
+type fixture struct {
+	db    *sqlstore.DB
+	svc   *revocation.Service
+	clock *fakeClock
+	ca    *embedded.CA
+	root  *x509.Certificate
+	caID  int64
+	certs []issued
+	admin *auth.Principal
+}
+
+type issued struct {
+	id   int64
+	cert *x509.Certificate
+}
+
+func newFixture(t testing.TB, n int) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	m, err := embedded.Bootstrap(rand.Reader, t0, embedded.BootstrapOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{now: t0.Add(24 * time.Hour)}
+	c, err := m.IssuingCA(embedded.Options{Clock: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	caID, err := db.Q().InsertCA(ctx, sqlstore.CARow{CA: policy.CA{LogicalName: "IssuingCA1", HostName: "h", Kind: "embedded", Role: "issuing", CreatedAt: t0},
+		CertDER: m.IssuingCert.Raw, ChainDER: m.RootCert.Raw})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{db: db, clock: clock, ca: c, root: m.RootCert, caID: caID, admin: auth.NewPrincipal(1, "admin", nil, nil)}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for i := range n {
+		resp, err := c.Issue(ctx, &ca.IssueRequest{PublicKey: key.Public(),
+			Subject:  pkix.Name{CommonName: "leaf"}.ToRDNSequence(),
+			DNSNames: []string{"leaf.example"}, Profile: ca.Profile{Validity: 30 * 24 * time.Hour}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := certificate.FromX509(resp.Certificate)
+		rec.ImportDate, rec.State, rec.CAID = clock.Now(), certificate.StateActive, &caID
+		rec.Thumbprint += string(rune('A' + i%26)) // keys repeat; thumbprints differ anyway
+		id, err := db.Q().InsertCertificate(ctx, &rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.certs = append(f.certs, issued{id: id, cert: resp.Certificate})
+	}
+	f.svc = revocation.New(revocation.Options{
+		Store: db.Q(),
+		InTx: func(ctx context.Context, fn func(revocation.Store) error) error {
+			return db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
+		},
+		CAs:        []revocation.CA{{ID: caID, LogicalName: "IssuingCA1", Signer: c}},
+		Dialect:    db.QueryDialect(),
+		Now:        clock.Now,
+		IsNotFound: func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
+	})
+	return f
+}
