@@ -41,14 +41,18 @@ func (q Q) CertificatesBySerial(ctx context.Context, serial string) ([]certifica
 	return out, nil
 }
 
-// RetainedKeyInfo returns a certificate's sealed key and the end of its
-// retention (nil: indefinite).
+// RetainedKeyInfo returns a certificate's retained key, sealed, and the end
+// of its retention (nil: indefinite). A key kept only so that a store
+// delivery job can install it (delivery_enrollments.key_for_delivery_only:
+// the template does not retain keys) is not a retained key: ErrNotFound.
 func (q Q) RetainedKeyInfo(ctx context.Context, certID int64) ([]byte, *time.Time, error) {
 	var (
 		b     []byte
 		until nullTime
 	)
-	err := q.row(ctx, `SELECT key_sealed, retain_until FROM certificate_keys WHERE certificate_id = ?`, certID).Scan(&b, &until)
+	err := q.row(ctx, `SELECT k.key_sealed, k.retain_until FROM certificate_keys k WHERE k.certificate_id = ?
+		AND NOT EXISTS (SELECT 1 FROM delivery_enrollments d WHERE d.certificate_id = k.certificate_id AND d.key_for_delivery_only = ?)`,
+		certID, true).Scan(&b, &until)
 	if err != nil {
 		return nil, nil, notFound(err)
 	}
