@@ -1,0 +1,467 @@
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/certdock/certdock/internal/agent"
+	"github.com/certdock/certdock/internal/config"
+	"github.com/certdock/certdock/internal/jobs"
+	"github.com/certdock/certdock/internal/orchestrator"
+	"github.com/certdock/certdock/internal/server"
+	"github.com/certdock/certdock/internal/storefile"
+)
+
+// agentLease is the job lease the protocol tests run with, so a crashed
+// session's job is free again quickly.
+const agentLease = 2 * time.Second
+
+// agentServer is a running server plus what the agent tests need of it.
+type agentServer struct {
+	*instance
+	srv    *server.Server
+	url    string // https://localhost:port
+	caFile string
+}
+
+// startAgentServer starts a server like start does, keeping the
+// *server.Server so tests can schedule jobs directly.
+func startAgentServer(t *testing.T, dsn string) *agentServer {
+	t.Helper()
+	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
+	t.Setenv(server.EnvAgentJobLease, agentLease.String())
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost"}, log, io.Discard)
+	if err != nil {
+		t.Fatalf("server.Open: %v", err)
+	}
+	tlsCfg, err := s.TLSConfig(ctx)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		<-done
+		s.Close()
+	})
+	caFile := filepath.Join(dir, "root-ca.pem")
+	pemRoot, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemRoot)
+	port := ln.Addr().(*net.TCPAddr).Port
+	url := "https://localhost:" + strconv.Itoa(port)
+	return &agentServer{instance: &instance{dataDir: dir, port: port, base: url + "/KeyfactorAPI", roots: pool}, srv: s, url: url, caFile: caFile}
+}
+
+func (as *agentServer) agentConfig(dir, machine string) agent.Config {
+	return agent.Config{Server: as.url, DataDir: dir, CACert: as.caFile, ClientMachine: machine, Once: true}
+}
+
+// api calls the REST API as the administrator and decodes a 2xx answer.
+func (as *agentServer) api(t *testing.T, method, path string, body any, headers map[string]string, out any) {
+	t.Helper()
+	var b string
+	if body != nil {
+		j, _ := json.Marshal(body)
+		b = string(j)
+	}
+	code, resp := as.callHeaders(t, method, path, b, headers)
+	if code/100 != 2 {
+		t.Fatalf("%s %s: %d %s", method, path, code, resp)
+	}
+	if out != nil {
+		if err := json.Unmarshal(resp, out); err != nil {
+			t.Fatalf("%s %s: %v: %s", method, path, err, resp)
+		}
+	}
+}
+
+// schedule queues a job directly, as Deploy or Certificates/Add would.
+func (as *agentServer) schedule(t *testing.T, r jobs.Request) string {
+	t.Helper()
+	noSeal := func([]byte, []byte) ([]byte, error) { return nil, errors.New("no entry password in these tests") }
+	id, err := jobs.Schedule(context.Background(), as.srv.DB().Q(), noSeal, r, time.Now())
+	if err != nil {
+		t.Fatalf("schedule: %v", err)
+	}
+	return id
+}
+
+// history returns the finished attempts of a job.
+func (as *agentServer) history(t *testing.T, jobID string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	as.api(t, "GET", "/OrchestratorJobs/JobHistory?pq.queryString="+strings.ReplaceAll(`JobId -eq "`+jobID+`"`, " ", "%20"), nil, nil, &out)
+	return out
+}
+
+// enrollStore enrolls a certificate whose key certdock keeps for delivery.
+func (as *agentServer) enrollStore(t *testing.T, cn string) (int64, string) {
+	t.Helper()
+	var resp struct {
+		CertificateInformation struct {
+			KeyfactorId int64
+			Thumbprint  string
+		}
+	}
+	as.api(t, "POST", "/Enrollment/PFX", map[string]any{"Template": "WebServer", "Subject": "CN=" + cn,
+		"Password": "enroll-pass-123", "Timestamp": time.Now().UTC().Format(time.RFC3339)},
+		map[string]string{"x-certificateformat": "STORE"}, &resp)
+	if resp.CertificateInformation.KeyfactorId == 0 {
+		t.Fatal("enrollment gave no certificate id")
+	}
+	return resp.CertificateInformation.KeyfactorId, resp.CertificateInformation.Thumbprint
+}
+
+// rawAgent speaks the protocol directly with an agent's key and certificate.
+type rawAgent struct {
+	c    *http.Client
+	base string
+}
+
+func (as *agentServer) rawAgent(t *testing.T, dataDir string) *rawAgent {
+	t.Helper()
+	cert, err := tls.LoadX509KeyPair(filepath.Join(dataDir, "agent.crt"), filepath.Join(dataDir, "agent.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rawAgent{base: as.url + "/KeyfactorAgents/", c: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: as.roots, Certificates: []tls.Certificate{cert}}}}}
+}
+
+func (r *rawAgent) post(t *testing.T, rel string, in, out any) int {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	rel = strings.TrimPrefix(rel, "KeyfactorAgents/")
+	resp, err := r.c.Post(r.base+strings.TrimPrefix(rel, "/"), "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("POST %s: %v", rel, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(body, out); err != nil {
+		t.Fatalf("POST %s: %d %v: %s", rel, resp.StatusCode, err, body)
+	}
+	return resp.StatusCode
+}
+
+func (r *rawAgent) register(t *testing.T) orchestrator.RegisterResponse {
+	t.Helper()
+	var resp orchestrator.RegisterResponse
+	r.post(t, orchestrator.PathRegister, orchestrator.RegisterRequest{ClientMachine: "raw", AgentPlatform: 5, Capabilities: agent.Capabilities}, &resp)
+	return resp
+}
+
+func jobIDs(js []orchestrator.SessionJob) []string {
+	var out []string
+	for _, j := range js {
+		out = append(out, j.JobId)
+	}
+	return out
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if strings.EqualFold(x, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func agentID(t *testing.T, dataDir string) string {
+	t.Helper()
+	var st struct{ AgentId string }
+	b, err := os.ReadFile(filepath.Join(dataDir, "agent.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(b, &st)
+	return st.AgentId
+}
+
+func certThumbprint(t *testing.T, dataDir string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dataDir, "agent.crt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	return storefile.Thumbprint(blk.Bytes)
+}
+
+func TestAgentProtocol_Backends(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { runAgentProtocol(t, "") })
+	t.Run("postgres", func(t *testing.T) { runAgentProtocol(t, postgresDSN(t)) })
+}
+
+func runAgentProtocol(t *testing.T, dsn string) {
+	as := startAgentServer(t, dsn)
+	ctx := context.Background()
+
+	dirA := t.TempDir()
+	storeA := filepath.Join(dirA, "stores", "web.p12")
+	os.MkdirAll(filepath.Dir(storeA), 0o755)
+	var idA, storeID string
+	var certID int64
+	var certTP string
+
+	t.Run("register with Basic", func(t *testing.T) {
+		cfg := as.agentConfig(dirA, "host-a")
+		cfg.Username, cfg.Password = "admin", adminPassword
+		if err := agent.Run(ctx, cfg); err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+		if fi, err := os.Stat(filepath.Join(dirA, "agent.key")); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("agent key: %v %v", fi, err)
+		}
+		idA = agentID(t, dirA)
+		var a struct {
+			AgentId    string
+			Status     int
+			Thumbprint string
+		}
+		as.api(t, "GET", "/Agents/"+idA, nil, nil, &a)
+		if a.Status != 1 || !strings.EqualFold(a.Thumbprint, certThumbprint(t, dirA)) {
+			t.Fatalf("agent after registration: %+v", a)
+		}
+		// The client certificate is in the certificate inventory.
+		var certs []map[string]any
+		as.api(t, "GET", "/Certificates?pq.queryString="+strings.ReplaceAll(`Thumbprint -eq "`+certThumbprint(t, dirA)+`"`, " ", "%20"), nil, nil, &certs)
+		if len(certs) != 1 {
+			t.Fatalf("agent certificate recorded %d times", len(certs))
+		}
+		// A second start uses mTLS and needs no credentials.
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatalf("second start without credentials: %v", err)
+		}
+	})
+
+	t.Run("unapproved agent gets no jobs", func(t *testing.T) {
+		var st struct{ Id string }
+		as.api(t, "POST", "/CertificateStores", map[string]any{"ClientMachine": "host-a", "StorePath": storeA, "CertStoreType": 101,
+			"AgentId": idA, "CreateIfMissing": true, "Properties": "{}", "Password": map[string]string{"SecretValue": "store-pass-1"}}, nil, &st)
+		storeID = st.Id
+		certID, certTP = as.enrollStore(t, "web-a.example")
+		as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: certID, Alias: "web", PrivateKey: true})
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+		if _, err := os.Stat(storeA); err == nil {
+			t.Fatal("an unapproved agent wrote the store")
+		}
+		resp := as.rawAgent(t, dirA).register(t)
+		if resp.Session.Token == "" || len(resp.Session.Jobs) != 0 || resp.Result.Status != orchestrator.StatusWarning {
+			t.Fatalf("unapproved session: %+v", resp)
+		}
+	})
+
+	t.Run("approve then jobs run", func(t *testing.T) {
+		as.api(t, "POST", "/Agents/Approve", []string{idA}, nil, nil)
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatalf("agent: %v", err)
+		}
+		out := run(t, "openssl", "pkcs12", "-info", "-in", storeA, "-passin", "pass:store-pass-1", "-nodes")
+		if !strings.Contains(out, "friendlyName: web") || !strings.Contains(out, "CN = web-a.example") || !strings.Contains(out, "BEGIN PRIVATE KEY") {
+			t.Fatalf("store content:\n%s", out)
+		}
+		// The inventory after the add made the store a location of the certificate.
+		code, body := as.callHeaders(t, "GET", fmt.Sprintf("/Certificates/Locations/%d", certID), "", nil)
+		if code != 200 || !strings.Contains(string(body), storeA) {
+			t.Fatalf("locations: %d %s", code, body)
+		}
+		_ = certTP
+	})
+
+	t.Run("register with a one-time token", func(t *testing.T) {
+		var tok struct{ Token string }
+		as.api(t, "POST", "/Agents/RegistrationTokens", map[string]any{"Description": "host-b", "ValidMinutes": 10}, nil, &tok)
+		dirB := t.TempDir()
+		cfg := as.agentConfig(dirB, "host-b")
+		cfg.Token = tok.Token
+		if err := agent.Run(ctx, cfg); err != nil {
+			t.Fatalf("token registration: %v", err)
+		}
+		if agentID(t, dirB) == "" {
+			t.Fatal("no agent id saved")
+		}
+		cfg = as.agentConfig(t.TempDir(), "host-c")
+		cfg.Token = tok.Token
+		if err := agent.Run(ctx, cfg); err == nil || !strings.Contains(err.Error(), "token") {
+			t.Fatalf("reused token: %v", err)
+		}
+		cfg.Token = ""
+		cfg.Username, cfg.Password = "admin", "wrong-password"
+		if err := agent.Run(ctx, cfg); err == nil {
+			t.Fatal("wrong bootstrap password accepted")
+		}
+		// Disapproved: no session.
+		as.api(t, "POST", "/Agents/Disapprove", []string{agentID(t, dirB)}, nil, nil)
+		resp := as.rawAgent(t, dirB).register(t)
+		if resp.Result.Status != orchestrator.StatusError || resp.Result.Error.CodeString != orchestrator.CodeDisapproved || resp.Session.Token != "" {
+			t.Fatalf("disapproved agent: %+v", resp)
+		}
+	})
+
+	t.Run("two sessions polling one job run it once", func(t *testing.T) {
+		id2, _ := as.enrollStore(t, "two.example")
+		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id2, Alias: "two", PrivateKey: true})
+		raw := as.rawAgent(t, dirA)
+		s1, s2 := raw.register(t), raw.register(t)
+		for _, s := range []orchestrator.RegisterResponse{s1, s2} {
+			if !contains(jobIDs(s.Session.Jobs), job) {
+				t.Fatalf("job %s not offered: %v", job, jobIDs(s.Session.Jobs))
+			}
+		}
+		var wg sync.WaitGroup
+		cfgs := make([]orchestrator.ManagementConfig, 2)
+		for i, s := range []orchestrator.RegisterResponse{s1, s2} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s.Session.Token, JobId: job}, &cfgs[i])
+			}()
+		}
+		wg.Wait()
+		winner := -1
+		for i, c := range cfgs {
+			if !c.JobCancelled && c.Result.Status == orchestrator.StatusSuccess {
+				if winner >= 0 {
+					t.Fatal("both sessions got the job")
+				}
+				winner = i
+			}
+		}
+		if winner < 0 {
+			t.Fatalf("no session got the job: %+v", cfgs)
+		}
+		if cfgs[winner].Job.EntryContents == "" || cfgs[winner].Job.PfxPassword == "" || !cfgs[winner].Job.PrivateKeyEntry {
+			t.Fatalf("management job without PKCS#12: %+v", cfgs[winner].Job)
+		}
+		tokens := []string{s1.Session.Token, s2.Session.Token}
+		var lose orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: tokens[1-winner], JobId: job, Status: 2}, &lose)
+		if lose.Result.Status != orchestrator.StatusError {
+			t.Fatalf("the losing session completed the job: %+v", lose)
+		}
+		var win orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: tokens[winner], JobId: job, Status: 2, Message: "done"}, &win)
+		if win.Result.Status != orchestrator.StatusSuccess || win.InventoryJob == "" {
+			t.Fatalf("completion: %+v", win)
+		}
+		if h := as.history(t, job); len(h) != 1 {
+			t.Fatalf("job history has %d attempts, want 1: %v", len(h), h)
+		}
+		// Let the inventory job queued after it run, so later subtests see a quiet queue.
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("crashed session: the job runs once after the lease", func(t *testing.T) {
+		id3, _ := as.enrollStore(t, "three.example")
+		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id3, Alias: "three", PrivateKey: true})
+		raw := as.rawAgent(t, dirA)
+		s1 := raw.register(t)
+		var cfg orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
+		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("first session did not get the job: %+v", cfg.Result)
+		}
+		crashed := time.Now()
+		// s1 "crashes": it never completes. A new agent run does not see the job yet.
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatal(err)
+		}
+		ps := storefile.Store{Kind: storefile.PKCS12, Path: storeA, Password: "store-pass-1"}
+		items, _ := ps.Inventory()
+		for _, it := range items {
+			if it.Alias == "three" {
+				t.Fatal("the job ran while the crashed session held it")
+			}
+		}
+		time.Sleep(time.Until(crashed.Add(agentLease + 1200*time.Millisecond)))
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
+			t.Fatal(err)
+		}
+		items, err := ps.Inventory()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, it := range items {
+			got = append(got, it.Alias)
+		}
+		if !contains(got, "three") || !contains(got, "web") {
+			t.Fatalf("store after rerun: %v", got)
+		}
+		h := as.history(t, job)
+		if len(h) != 1 {
+			t.Fatalf("job history has %d attempts, want 1: %v", len(h), h)
+		}
+		// The crashed session cannot complete the job afterwards.
+		var late orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 4}, &late)
+		if h := as.history(t, job); len(h) != 1 {
+			t.Fatalf("late completion recorded: %v", h)
+		}
+	})
+
+	t.Run("revoked client certificate is refused", func(t *testing.T) {
+		raw := as.rawAgent(t, dirA)
+		live := raw.register(t)
+		var certs []struct{ Id int64 }
+		as.api(t, "GET", "/Certificates?pq.queryString="+strings.ReplaceAll(`Thumbprint -eq "`+certThumbprint(t, dirA)+`"`, " ", "%20"), nil, nil, &certs)
+		if len(certs) != 1 {
+			t.Fatalf("agent certificate: %v", certs)
+		}
+		as.api(t, "POST", "/Certificates/Revoke", map[string]any{"CertificateIds": []int64{certs[0].Id}, "Reason": 1, "Comment": "agent retired"}, nil, nil)
+		as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Inventory})
+		err := agent.Run(ctx, as.agentConfig(dirA, "host-a"))
+		if err == nil || !strings.Contains(err.Error(), "revoked") {
+			t.Fatalf("agent with a revoked certificate: %v", err)
+		}
+		resp := raw.register(t)
+		if resp.Result.Status != orchestrator.StatusError || resp.Result.Error.CodeString != orchestrator.CodeCertRevoked || len(resp.Session.Jobs) != 0 {
+			t.Fatalf("register with a revoked certificate: %+v", resp)
+		}
+		var hb orchestrator.HeartbeatResponse
+		raw.post(t, orchestrator.PathHeartbeat, orchestrator.HeartbeatRequest{SessionToken: live.Session.Token}, &hb)
+		if hb.Result.Status != orchestrator.StatusError || hb.SessionValid || len(hb.Jobs) != 0 {
+			t.Fatalf("heartbeat with a revoked certificate: %+v", hb)
+		}
+	})
+}
