@@ -1,0 +1,495 @@
+package e2e
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Keyfactor/keyfactor-auth-client-go/auth_providers"
+	kfv1 "github.com/Keyfactor/keyfactor-go-client-sdk/v25/api/keyfactor/v1"
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+
+	"github.com/certdock/certdock/internal/config"
+	"github.com/certdock/certdock/internal/server"
+)
+
+// wfServer is a server that can be stopped and started again on the same
+// data directory and database (restart tests).
+type wfServer struct {
+	*instance
+	stop func()
+}
+
+// startWF runs a server on dir and dsn with cfg's workflow settings.
+func startWF(t *testing.T, dir, dsn string, tune func(*config.Serve)) *wfServer {
+	t.Helper()
+	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
+	ctx := context.Background()
+	cfg := config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost",
+		WorkflowTick: 100 * time.Millisecond, WorkflowWebhookBackoff: 200 * time.Millisecond}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
+	if err != nil {
+		t.Fatalf("server.Open: %v", err)
+	}
+	tlsCfg, err := s.TLSConfig(ctx)
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); srv.ServeTLS(ln, "", "") }()
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			srv.Shutdown(ctx)
+			<-done
+			if err := s.Close(); err != nil {
+				t.Errorf("close: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	pemRoot, err := os.ReadFile(filepath.Join(dir, "root-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pemRoot)
+	port := ln.Addr().(*net.TCPAddr).Port
+	return &wfServer{instance: &instance{dataDir: dir, port: port, base: "https://localhost:" + strconv.Itoa(port) + "/KeyfactorAPI", roots: pool}, stop: stop}
+}
+
+// sdkAs is the SDK configuration for a local identity.
+func (in *instance) sdkAs(t *testing.T, user, pass string) *kfv1.APIClient {
+	t.Helper()
+	c, err := kfv1.NewAPIClient(&auth_providers.Server{Host: "localhost:" + strconv.Itoa(in.port), Username: user, Password: pass,
+		CACertPath: filepath.Join(in.dataDir, "root-ca.pem"), APIPath: "KeyfactorAPI", AuthType: "basic"})
+	if err != nil {
+		t.Fatalf("NewAPIClient(%s): %v", user, err)
+	}
+	return c
+}
+
+// The cast: alice requests (and holds the approving role too, to prove
+// she still cannot approve her own request); bob and carol approve; dave
+// only reads workflows.
+const wfPass = "wf-password-12345"
+
+type wfCast struct {
+	approversRole int64
+	patternID     int32
+	definitionID  string
+}
+
+func (in *instance) mustCall(t *testing.T, user, method, path, body string, want int) []byte {
+	t.Helper()
+	pass := wfPass
+	if user == "admin" {
+		pass = adminPassword
+	}
+	code, b := in.callAs(t, user, pass, method, path, body, nil)
+	if code != want {
+		t.Fatalf("%s %s as %s = %d, want %d: %s", method, path, user, code, want, b)
+	}
+	return b
+}
+
+// setupCast creates identities, roles, a pattern and a published workflow
+// definition (REST request step, then two approvals from Approvers) through
+// the API and the SDK.
+func setupCast(t *testing.T, in *instance, hookURL string) wfCast {
+	t.Helper()
+	ctx := context.Background()
+	var cast wfCast
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		in.mustCall(t, "admin", "POST", "/Security/Identities", fmt.Sprintf(`{"AccountName":%q,"Password":%q}`, u, wfPass), 200)
+	}
+	role := func(name string, perms []string, members ...string) int64 {
+		var ids []map[string]string
+		for _, m := range members {
+			ids = append(ids, map[string]string{"AccountName": m})
+		}
+		body, _ := json.Marshal(map[string]any{"Name": name, "Description": name, "Enabled": true, "Permissions": perms, "Identities": ids})
+		var r struct{ Id int64 }
+		json.Unmarshal(in.mustCall(t, "admin", "POST", "/Security/Roles", string(body), 200), &r)
+		return r.Id
+	}
+	role("Requesters", []string{"/portal/read/", "/certificates/enrollment/pfx/", "/certificates/collections/read/",
+		"/certificates/collections/private_key/read/", "/certificate_stores/schedule/", "/certificate_stores/read/", "/workflows/instances/read/"}, "alice")
+	cast.approversRole = role("Approvers", []string{"/portal/read/", "/workflows/instances/read/", "/certificates/collections/read/"}, "alice", "bob", "carol")
+	role("Readers", []string{"/portal/read/", "/workflows/instances/read/"}, "dave")
+
+	admin := in.sdkAs(t, "admin", adminPassword)
+	tpls, _, err := admin.TemplateApi.NewGetTemplatesRequest(ctx).Execute()
+	if err != nil {
+		t.Fatal(sdkErr(err))
+	}
+	var tid int32
+	for _, tp := range tpls {
+		if tp.GetCommonName() == "WebServer" {
+			tid = tp.GetId()
+		}
+	}
+	pat, _, err := admin.EnrollmentPatternApi.NewCreateEnrollmentPatternsRequest(ctx).
+		EnrollmentPatternsEnrollmentPatternCreateRequest(*kfv1.NewEnrollmentPatternsEnrollmentPatternCreateRequest(tid, "Approved web servers")).Execute()
+	if err != nil {
+		t.Fatalf("POST EnrollmentPatterns: %s", sdkErr(err))
+	}
+	cast.patternID = pat.GetId()
+
+	cr := kfv1.WorkflowsDefinitionCreateRequest{}
+	cr.SetDisplayName("Two approvers")
+	cr.SetDescription("two members of Approvers")
+	cr.SetKey(strconv.Itoa(int(cast.patternID)))
+	cr.SetWorkflowType("Enrollment")
+	def, _, err := admin.WorkflowDefinitionApi.NewCreateWorkflowDefinitionsRequest(ctx).WorkflowsDefinitionCreateRequest(cr).Execute()
+	if err != nil {
+		t.Fatalf("POST Workflow/Definitions: %s", sdkErr(err))
+	}
+	cast.definitionID = def.GetId()
+	if def.GetKeyDisplayName() != "Approved web servers" || def.GetWorkflowType() != "Enrollment" {
+		t.Errorf("definition key %q type %q", def.GetKeyDisplayName(), def.GetWorkflowType())
+	}
+	rest := kfv1.WorkflowsDefinitionStepRequest{}
+	rest.SetExtensionName("RESTRequest")
+	rest.SetUniqueName("Notify")
+	rest.SetDisplayName("Tell the ticket system")
+	rest.SetEnabled(true)
+	rest.SetConfigurationParameters(map[string]any{"URL": hookURL + "/step", "Verb": "POST"})
+	appr := kfv1.WorkflowsDefinitionStepRequest{}
+	appr.SetExtensionName("RequireApproval")
+	appr.SetUniqueName("Approve")
+	appr.SetDisplayName("Two approvals")
+	appr.SetEnabled(true)
+	appr.SetConfigurationParameters(map[string]any{"MinimumApprovals": 2})
+	sig := kfv1.WorkflowsSignalConfigurationRequest{}
+	sig.SetSignalName("ApprovalStatus")
+	sig.SetRoleIds([]int32{int32(cast.approversRole)})
+	appr.SetSignals([]kfv1.WorkflowsSignalConfigurationRequest{sig})
+	if _, _, err := admin.WorkflowDefinitionApi.NewUpdateWorkflowDefinitionsDefinitionIdStepsRequest(ctx, cast.definitionID).
+		WorkflowsDefinitionStepRequest([]kfv1.WorkflowsDefinitionStepRequest{rest, appr}).Execute(); err != nil {
+		t.Fatalf("PUT Steps: %s", sdkErr(err))
+	}
+	pub, _, err := admin.WorkflowDefinitionApi.NewCreateWorkflowDefinitionsDefinitionIdPublishRequest(ctx, cast.definitionID).Execute()
+	if err != nil {
+		t.Fatalf("Publish: %s", sdkErr(err))
+	}
+	if !pub.GetIsPublished() || pub.GetPublishedVersion() != 1 || len(pub.Steps) != 2 {
+		t.Fatalf("published definition: %+v", pub)
+	}
+	return cast
+}
+
+// hookReceiver is a webhook receiver on loopback that answers 500 to the
+// first POST and 200 afterwards.
+type hookReceiver struct {
+	*httptest.Server
+	mu     sync.Mutex
+	calls  int
+	events []map[string]any
+	paths  []string
+}
+
+func newHookReceiver(t *testing.T) *hookReceiver {
+	h := &hookReceiver{}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		h.calls++
+		if h.calls == 1 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		var ev map[string]any
+		if r.Method != http.MethodPost || json.Unmarshal(b, &ev) != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		h.events = append(h.events, ev)
+		h.paths = append(h.paths, r.URL.Path)
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+// waitFor polls cond for up to 20 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (h *hookReceiver) seen(requestID int32) (names []string, got500 bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for i, ev := range h.events {
+		if id, _ := ev["KeyfactorRequestId"].(float64); int32(id) == requestID {
+			name, _ := ev["Event"].(string)
+			if h.paths[i] == "/step" {
+				name = "step:" + name
+			}
+			names = append(names, name)
+		}
+	}
+	return names, h.calls > len(h.events)
+}
+
+func enrollPending(t *testing.T, c *kfv1.APIClient, patternID int32, cn, pw string) kfv1.CSSCMSDataModelModelsPkcs12CertificateResponse {
+	t.Helper()
+	req := kfv1.NewEnrollmentPFXEnrollmentRequest()
+	req.SetEnrollmentPatternId(patternID)
+	req.SetSubject("CN=" + cn)
+	req.SetSANs(map[string][]string{"dns": {cn}})
+	req.SetPassword(pw)
+	req.SetTimestamp(time.Now().UTC())
+	resp, _, err := c.EnrollmentApi.NewCreateEnrollmentPFXRequest(context.Background()).XCertificateformat("PFX").EnrollmentPFXEnrollmentRequest(*req).Execute()
+	if err != nil {
+		t.Fatalf("POST Enrollment/PFX: %s", sdkErr(err))
+	}
+	info := resp.GetCertificateInformation()
+	if info.GetRequestDisposition() != "PENDING" || info.GetKeyfactorRequestId() <= 0 || info.GetKeyfactorId() != 0 ||
+		info.GetPkcs12Blob() != "" || info.GetWorkflowInstanceId() == "" || info.GetWorkflowInstanceId() == "00000000-0000-0000-0000-000000000000" {
+		t.Fatalf("enrollment answer is not a clean PENDING: disposition %q request %d cert %d blob %d chars instance %q",
+			info.GetRequestDisposition(), info.GetKeyfactorRequestId(), info.GetKeyfactorId(), len(info.GetPkcs12Blob()), info.GetWorkflowInstanceId())
+	}
+	return info
+}
+
+func signal(t *testing.T, c *kfv1.APIClient, instanceID, decision, comment string) error {
+	t.Helper()
+	sr := kfv1.WorkflowsSignalRequest{}
+	sr.SetSignalKey("Approve.ApprovalStatus")
+	sr.SetData(map[string]any{"ApprovalStatus": decision, "Comment": comment})
+	_, err := c.WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdSignalsRequest(context.Background(), instanceID).WorkflowsSignalRequest(sr).Execute()
+	return err
+}
+
+func statusOf(t *testing.T, c *kfv1.APIClient, instanceID string) (int32, string) {
+	t.Helper()
+	in, _, err := c.WorkflowInstanceApi.NewGetWorkflowInstancesInstanceIdRequest(context.Background(), instanceID).Execute()
+	if err != nil {
+		t.Fatalf("GET Workflow/Instances/%s: %s", instanceID, sdkErr(err))
+	}
+	return int32(in.GetStatus()), in.GetStatusMessage()
+}
+
+func certsOfRequest(t *testing.T, c *kfv1.APIClient, requestID int32) []kfv1.CertificatesCertificateRetrievalResponse {
+	t.Helper()
+	list, _, err := c.CertificateApi.NewGetCertificatesRequest(context.Background()).QueryString(fmt.Sprintf("CertRequestId -eq %d", requestID)).Execute()
+	if err != nil {
+		t.Fatalf("GET Certificates: %s", sdkErr(err))
+	}
+	return list
+}
+
+func TestWorkflow_V1ApprovalRecoveryWebhooksRestart(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { runWorkflowV1(t, "") })
+	t.Run("postgres", func(t *testing.T) { runWorkflowV1(t, postgresDSN(t)) })
+}
+
+func runWorkflowV1(t *testing.T, dsn string) {
+	ctx := context.Background()
+	hook := newHookReceiver(t)
+	dir := t.TempDir()
+	tune := func(c *config.Serve) { c.WorkflowWebhookURL = hook.URL + "/events" }
+	srv := startWF(t, dir, dsn, tune)
+	cast := setupCast(t, srv.instance, hook.URL)
+	alice, bob, carol := srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "bob", wfPass), srv.sdkAs(t, "carol", wfPass)
+
+	const pw = "alice-pfx-password-1"
+	info := enrollPending(t, alice, cast.patternID, "approved.example.com", pw)
+	reqID, instID := info.GetKeyfactorRequestId(), info.GetWorkflowInstanceId()
+	if n := len(certsOfRequest(t, srv.sdkAs(t, "admin", adminPassword), reqID)); n != 0 {
+		t.Fatalf("%d certificates issued for a pending request", n)
+	}
+
+	// The pending list, the request and the approver's queue.
+	pending, _, err := bob.WorkflowApi.NewGetWorkflowCertificatesPendingRequest(ctx).Execute()
+	if err != nil {
+		t.Fatal(sdkErr(err))
+	}
+	found := false
+	for _, p := range pending {
+		found = found || (p.GetId() == reqID && p.GetRequester() == "alice" && p.GetCommonName() == "approved.example.com")
+	}
+	if !found {
+		t.Fatalf("request %d not pending for alice: %+v", reqID, pending)
+	}
+	mine, _, err := bob.WorkflowInstanceApi.NewGetWorkflowInstancesAssignedToMeRequest(ctx).Execute()
+	if err != nil || len(mine) != 1 || mine[0].GetId() != instID {
+		t.Fatalf("bob's AssignedToMe = %v %v", mine, err)
+	}
+	if self, _, _ := alice.WorkflowInstanceApi.NewGetWorkflowInstancesAssignedToMeRequest(ctx).Execute(); len(self) != 0 {
+		t.Fatalf("alice's own request is assigned to her: %v", self)
+	}
+
+	// Self-approval is refused on both endpoints.
+	if err := signal(t, alice, instID, "APPROVE", "mine"); err == nil || !strings.Contains(sdkErr(err), "403") {
+		t.Fatalf("self-approval by signal: %v", err)
+	}
+	res, _, err := alice.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{reqID}).Execute()
+	if err != nil || len(res.Failures) != 1 || len(res.Successes) != 0 || !strings.Contains(res.Failures[0].GetComment(), "cannot approve") {
+		t.Fatalf("self-approval by Approve: %+v %v", res, err)
+	}
+	// dave is not an approver.
+	if err := signal(t, srv.sdkAs(t, "dave", wfPass), instID, "APPROVE", ""); err == nil || !strings.Contains(sdkErr(err), "403") {
+		t.Fatalf("approval by a non-approver: %v", err)
+	}
+
+	// bob approves; bob again counts once.
+	if err := signal(t, bob, instID, "APPROVE", "looks right"); err != nil {
+		t.Fatalf("bob: %s", sdkErr(err))
+	}
+	res, _, err = bob.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{reqID}).Execute()
+	if err != nil || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].GetComment(), "counts once") {
+		t.Fatalf("bob's second approval: %+v %v", res, err)
+	}
+	if st, msg := statusOf(t, bob, instID); st != 3 || !strings.Contains(msg, "1 of 2") {
+		t.Fatalf("after one approval: status %d %q", st, msg)
+	}
+
+	// Restart between the first and the second approval.
+	srv.stop()
+	srv = startWF(t, dir, dsn, tune)
+	alice, carol = srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "carol", wfPass)
+	admin := srv.sdkAs(t, "admin", adminPassword)
+
+	res, _, err = carol.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{reqID}).Execute()
+	if err != nil || len(res.Successes) != 1 || res.Successes[0].GetKeyfactorRequestId() != reqID {
+		t.Fatalf("carol's approval after restart: %+v %v", res, err)
+	}
+	if st, msg := statusOf(t, carol, instID); st != 4 {
+		t.Fatalf("after two approvals: status %d %q", st, msg)
+	}
+	certs := certsOfRequest(t, admin, reqID)
+	if len(certs) != 1 || certs[0].GetRequesterName() != "alice" || certs[0].GetIssuedCN() != "approved.example.com" {
+		t.Fatalf("issued certificates for request %d: %+v", reqID, certs)
+	}
+	cert := certs[0]
+
+	// v1: the requester recovers the key.
+	rr := kfv1.NewCertificatesCertificateRecoveryRequest("recovered-password-9")
+	rr.SetCertID(cert.GetId())
+	rr.SetIncludeChain(true)
+	rec, _, err := alice.CertificateApi.NewCreateCertificatesRecoverRequest(ctx).XCertificateformat("PFX").CertificatesCertificateRecoveryRequest(*rr).Execute()
+	if err != nil {
+		t.Fatalf("alice recovers: %s", sdkErr(err))
+	}
+	blob, _ := base64.StdEncoding.DecodeString(rec.GetPFX())
+	key, leaf, _, err := pkcs12.DecodeChain(blob, "recovered-password-9")
+	if err != nil || !strings.EqualFold(fmt.Sprintf("%X", sha1sum(leaf.Raw)), cert.GetThumbprint()) {
+		t.Fatalf("recovered PFX: %v", err)
+	}
+	if s, ok := key.(crypto.Signer); !ok || !s.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(leaf.PublicKey) {
+		t.Fatal("recovered key does not match the certificate")
+	}
+
+	// History names the approvers.
+	code, hb := srv.callAs(t, "admin", adminPassword, "GET", fmt.Sprintf("/Certificates/%d/History", cert.GetId()), "", nil)
+	if code != 200 || !strings.Contains(string(hb), "bob, carol") {
+		t.Errorf("history (%d): %s", code, hb)
+	}
+
+	// Webhooks: the notification URL and the REST step got their POSTs,
+	// the first after a retry.
+	want := []string{"Pending", "step:Step", "Approval", "Approved", "Issued"}
+	waitFor(t, "webhooks", func() bool { names, _ := hook.seen(reqID); return len(names) >= len(want) })
+	names, got500 := hook.seen(reqID)
+	for _, w := range want {
+		if !strings.Contains(","+strings.Join(names, ",")+",", ","+w+",") {
+			t.Errorf("webhook events %v lack %s", names, w)
+		}
+	}
+	if !got500 {
+		t.Error("the receiver's first 500 was never retried past")
+	}
+}
+
+func TestWorkflow_DenyAndExpiry(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { runWorkflowDeny(t, "") })
+	t.Run("postgres", func(t *testing.T) { runWorkflowDeny(t, postgresDSN(t)) })
+}
+
+func runWorkflowDeny(t *testing.T, dsn string) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	srv := startWF(t, dir, dsn, nil)
+	cast := setupCast(t, srv.instance, "http://127.0.0.1:1") // step webhook to a closed port: retried, never blocks
+	alice, bob, carol := srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "bob", wfPass), srv.sdkAs(t, "carol", wfPass)
+
+	info := enrollPending(t, alice, cast.patternID, "denied.example.com", "alice-pfx-password-2")
+	reqID := info.GetKeyfactorRequestId()
+	dr := kfv1.CSSCMSDataModelModelsWorkflowDenialRequest{}
+	dr.SetComment("no such service")
+	dr.SetCertificateRequestIds([]int32{reqID})
+	res, _, err := bob.WorkflowApi.NewCreateWorkflowCertificatesDenyRequest(ctx).CSSCMSDataModelModelsWorkflowDenialRequest(dr).Execute()
+	if err != nil || len(res.Denials) != 1 || res.Denials[0].GetKeyfactorRequestId() != reqID {
+		t.Fatalf("deny: %+v %v", res, err)
+	}
+	res, _, err = carol.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{reqID}).Execute()
+	if err != nil || len(res.Successes) != 0 || len(res.Failures) != 1 || !strings.Contains(res.Failures[0].GetComment(), "denied by bob") {
+		t.Fatalf("approve after deny: %+v %v", res, err)
+	}
+	denied, _, err := carol.WorkflowApi.NewGetWorkflowCertificatesDeniedRequest(ctx).Execute()
+	if err != nil || len(denied) != 1 || denied[0].GetId() != reqID {
+		t.Fatalf("Denied list: %+v %v", denied, err)
+	}
+	one, _, err := carol.WorkflowApi.NewGetWorkflowCertificatesByIdRequest(ctx, reqID).Execute()
+	if err != nil || one.GetDenialComment() != "no such service" || one.GetStateString() != "Denied" {
+		t.Fatalf("GET Workflow/Certificates/%d: %+v %v", reqID, one, err)
+	}
+	if n := len(certsOfRequest(t, srv.sdkAs(t, "admin", adminPassword), reqID)); n != 0 {
+		t.Fatalf("a denied request was issued (%d certificates)", n)
+	}
+	// Deny needs a comment.
+	code, b := srv.callAs(t, "bob", wfPass, "POST", "/Workflow/Certificates/Deny", fmt.Sprintf(`{"CertificateRequestIds":[%d]}`, reqID), nil)
+	if code != 400 || !strings.Contains(string(b), "Comment") {
+		t.Errorf("deny without comment: %d %s", code, b)
+	}
+
+	// Expiry: restart with a short approval timeout; the background loop
+	// expires the waiting request and it can no longer be approved.
+	srv.stop()
+	srv = startWF(t, dir, dsn, func(c *config.Serve) { c.ApprovalTimeout = 2 * time.Second })
+	alice, bob = srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "bob", wfPass)
+	stale := enrollPending(t, alice, cast.patternID, "stale.example.com", "alice-pfx-password-3")
+	waitFor(t, "expiry", func() bool { st, _ := statusOf(t, bob, stale.GetWorkflowInstanceId()); return st == 1 })
+	if _, msg := statusOf(t, bob, stale.GetWorkflowInstanceId()); !strings.Contains(msg, "expired") {
+		t.Errorf("expired instance message %q", msg)
+	}
+	if err := signal(t, bob, stale.GetWorkflowInstanceId(), "APPROVE", ""); err == nil || !strings.Contains(sdkErr(err), "409") {
+		t.Fatalf("approval of an expired request: %v", err)
+	}
+}
