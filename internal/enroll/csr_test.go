@@ -255,3 +255,62 @@ func TestParseCSR(t *testing.T) {
 		t.Fatalf("corrupt CSR: %v", err)
 	}
 }
+
+func TestContext(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	q := f.db.Q()
+	if _, err := q.InsertPattern(ctx, policy.Pattern{Name: "OpsOnly", TemplateID: f.ids["NoPattern"], AssociatedRoles: []string{"Ops"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.InsertPattern(ctx, policy.Pattern{Name: "PFXOnlyOther", TemplateID: f.ids["Other"], AllowedEnrollmentTypes: policy.EnrollPFX}); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.UpdatePattern(ctx, func() policy.Pattern {
+		p, _ := q.Pattern(ctx, f.ids["OtherPattern"])
+		p.AllowedEnrollmentTypes = policy.EnrollPFX
+		return p
+	}()); err != nil {
+		t.Fatal(err)
+	}
+	names := func(p *auth.Principal, kind string) map[string][]string {
+		t.Helper()
+		c, err := f.svc.Context(ctx, p, kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string][]string{}
+		for _, ct := range c.Templates {
+			if len(ct.CAs) != 1 || ct.CAs[0].LogicalName != "Issuing" {
+				t.Errorf("template %s CAs %+v", ct.Template.CommonName, ct.CAs)
+			}
+			for _, p := range ct.Patterns {
+				out[ct.Template.CommonName] = append(out[ct.Template.CommonName], p.Name)
+			}
+		}
+		return out
+	}
+	ops := auth.NewPrincipal(2, "ops", []auth.RoleRef{{ID: 9, Name: "OPS"}}, nil)
+	for _, tc := range []struct {
+		name string
+		p    *auth.Principal
+		kind string
+		want map[string]string
+	}{
+		{"AdminPFX", admin, enroll.KindPFX, map[string]string{"WebServer": "WebServer,RSAOnly,NeedsOwner", "Other": "OtherPattern,PFXOnlyOther"}},
+		{"AdminCSR", admin, enroll.KindCSR, map[string]string{"WebServer": "WebServer,RSAOnly,NeedsOwner"}},
+		{"OpsCSR", ops, enroll.KindCSR, map[string]string{"WebServer": "WebServer,RSAOnly,NeedsOwner", "NoPattern": "OpsOnly"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := names(tc.p, tc.kind)
+			if len(got) != len(tc.want) {
+				t.Fatalf("templates %v, want %v", got, tc.want)
+			}
+			for tpl, pats := range tc.want {
+				if strings.Join(got[tpl], ",") != pats {
+					t.Errorf("%s patterns %v, want %s", tpl, got[tpl], pats)
+				}
+			}
+		})
+	}
+}
