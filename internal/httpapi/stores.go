@@ -276,11 +276,12 @@ func (a *API) getStoreType(w http.ResponseWriter, r *http.Request, p *auth.Princ
 }
 
 func (a *API) getStoreTypeByName(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	// An array of one, as SDK v25 and the go-client decode it.
 	t, err := a.o.Stores.StoreTypeByShortName(r.Context(), r.PathValue("shortName"))
 	if err != nil {
 		return err
 	}
-	return writeJSON(w, toStoreTypeDTO(t))
+	return writeJSON(w, []storeTypeDTO{toStoreTypeDTO(t)})
 }
 
 // needGlobal refuses callers whose grant is container-scoped only: store

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -183,7 +184,16 @@ func (a *API) postStore(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	return writeJSON(w, toStoreDTO(s))
 }
 
+// putStore updates a store. SDK v25's update body carries only Id,
+// ContainerId, CreateIfMissing, Properties, AgentId, InventorySchedule and
+// Password; the go-client sends the whole store. A field absent from the
+// body keeps its stored value (ContainerId null removes the container).
 func (a *API) putStore(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		return err
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	var req storeRequest
 	if err := decode(r, &req, false); err != nil {
 		return err
@@ -191,9 +201,53 @@ func (a *API) putStore(w http.ResponseWriter, r *http.Request, p *auth.Principal
 	if req.Id == "" {
 		return errs.Field("Id", "is required to update a store")
 	}
+	var present map[string]json.RawMessage
+	_ = json.Unmarshal(body, &present)
+	has := func(name string) bool {
+		for k := range present {
+			if strings.EqualFold(k, name) {
+				return true
+			}
+		}
+		return false
+	}
+	old, err := a.o.Stores.Get(r.Context(), strings.ToLower(strings.TrimSpace(req.Id)))
+	if err != nil {
+		return err
+	}
+	if !has("ClientMachine") {
+		req.ClientMachine = old.ClientMachine
+	}
+	if !has("StorePath") {
+		req.StorePath = old.StorePath
+	}
+	if !has("CertStoreType") {
+		req.CertStoreType = &old.StoreType
+	}
+	if !has("ContainerId") {
+		req.ContainerId = old.ContainerID
+	}
+	if !has("DisplayName") {
+		req.DisplayName = old.DisplayName
+	}
+	if !has("CreateIfMissing") {
+		req.CreateIfMissing = old.CreateIfMissing
+	}
+	if !has("Properties") {
+		req.Properties, _ = json.Marshal(old.Properties)
+	}
+	if !has("AgentId") {
+		req.AgentId = old.AgentID
+	}
+	if !has("SetNewPasswordAllowed") {
+		req.SetNewPasswordAllowed = old.SetNewPasswordAllowed
+	}
 	in, err := req.input()
 	if err != nil {
 		return err
+	}
+	if !has("InventorySchedule") {
+		in.InventorySchedule = old.InventorySchedule
 	}
 	s, err := a.o.Stores.Update(r.Context(), p, in)
 	if err != nil {
