@@ -22,8 +22,10 @@ import (
 
 	"github.com/Keyfactor/keyfactor-auth-client-go/auth_providers"
 	kfv1 "github.com/Keyfactor/keyfactor-go-client-sdk/v25/api/keyfactor/v1"
+	kfv2 "github.com/Keyfactor/keyfactor-go-client-sdk/v25/api/keyfactor/v2"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 
+	"github.com/certdock/certdock/internal/agent"
 	"github.com/certdock/certdock/internal/config"
 	"github.com/certdock/certdock/internal/server"
 )
@@ -491,5 +493,140 @@ func runWorkflowDeny(t *testing.T, dsn string) {
 	}
 	if err := signal(t, bob, stale.GetWorkflowInstanceId(), "APPROVE", ""); err == nil || !strings.Contains(sdkErr(err), "409") {
 		t.Fatalf("approval of an expired request: %v", err)
+	}
+}
+
+// v2: an enrollment into a certificate store waits for two approvals, then
+// is issued and delivered at JobTime by a real agent (internal/agent) that
+// writes the PKCS#12 store file on this machine.
+func TestWorkflow_V2StoresDeliveredByAgent(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { runWorkflowV2(t, "") })
+	t.Run("postgres", func(t *testing.T) { runWorkflowV2(t, postgresDSN(t)) })
+}
+
+func runWorkflowV2(t *testing.T, dsn string) {
+	ctx := context.Background()
+	srv := startWF(t, t.TempDir(), dsn, nil)
+	cast := setupCast(t, srv.instance, "http://127.0.0.1:1")
+	url := "https://localhost:" + strconv.Itoa(srv.port)
+	api := func(method, path string, body any, out any) {
+		t.Helper()
+		b, _ := json.Marshal(body)
+		if body == nil {
+			b = nil
+		}
+		code, resp := srv.callAs(t, "admin", adminPassword, method, path, string(b), nil)
+		if code/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, path, code, resp)
+		}
+		if out != nil {
+			if err := json.Unmarshal(resp, out); err != nil {
+				t.Fatalf("%s %s: %v %s", method, path, err, resp)
+			}
+		}
+	}
+
+	// A registered, approved agent and a PKCS#12 store on "this machine".
+	agentDir := t.TempDir()
+	storePath := filepath.Join(agentDir, "stores", "approved.p12")
+	os.MkdirAll(filepath.Dir(storePath), 0o755)
+	acfg := agent.Config{Server: url, DataDir: agentDir, CACert: filepath.Join(srv.dataDir, "root-ca.pem"), ClientMachine: "wf-host",
+		Once: true, Username: "admin", Password: adminPassword}
+	if err := agent.Run(ctx, acfg); err != nil {
+		t.Fatalf("agent registration: %v", err)
+	}
+	acfg.Username, acfg.Password = "", ""
+	agentID := agentID(t, agentDir)
+	api("POST", "/Agents/Approve", []string{agentID}, nil)
+	var st struct{ Id string }
+	api("POST", "/CertificateStores", map[string]any{"ClientMachine": "wf-host", "StorePath": storePath, "CertStoreType": 101,
+		"AgentId": agentID, "CreateIfMissing": true, "Properties": "{}", "Password": map[string]string{"SecretValue": "store-pass-1"}}, &st)
+
+	// alice asks for delivery into the store at JobTime.
+	c2, err := kfv2.NewAPIClient(&auth_providers.Server{Host: "localhost:" + strconv.Itoa(srv.port), Username: "alice", Password: wfPass,
+		CACertPath: filepath.Join(srv.dataDir, "root-ca.pem"), APIPath: "KeyfactorAPI", AuthType: "basic"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobTime := time.Now().Add(3 * time.Second).UTC().Truncate(time.Second)
+	req := kfv2.NewEnrollmentPFXEnrollmentWithStoresRequest()
+	req.SetEnrollmentPatternId(cast.patternID)
+	req.SetSubject("CN=store.approved.example.com")
+	req.SetSANs(map[string][]string{"dns": {"store.approved.example.com"}})
+	req.SetPassword("entry-password-1")
+	req.SetTimestamp(time.Now().UTC())
+	req.SetJobTime(jobTime)
+	target := kfv2.NewEnrollmentManagementStoreRequest()
+	target.SetStoreId(st.Id)
+	target.SetAlias("approved")
+	target.SetOverwrite(true)
+	req.SetStores([]kfv2.EnrollmentManagementStoreRequest{*target})
+	resp, _, err := c2.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XCertificateformat("PFX").EnrollmentPFXEnrollmentWithStoresRequest(*req).Execute()
+	if err != nil {
+		t.Fatalf("v2 POST Enrollment/PFX: %s", sdkErr(err))
+	}
+	info := resp.GetCertificateInformation()
+	if info.GetRequestDisposition() != "PENDING" || info.GetPkcs12Blob() != "" || len(resp.GetSuccessfulStores()) != 0 || info.GetWorkflowInstanceId() == "" {
+		t.Fatalf("v2 answer: disposition %q blob %d stores %v instance %q", info.GetRequestDisposition(), len(info.GetPkcs12Blob()),
+			resp.GetSuccessfulStores(), info.GetWorkflowInstanceId())
+	}
+	reqID, instID := info.GetKeyfactorRequestId(), info.GetWorkflowInstanceId()
+	bob, carol := srv.sdkAs(t, "bob", wfPass), srv.sdkAs(t, "carol", wfPass)
+	one, _, err := bob.WorkflowApi.NewGetWorkflowCertificatesByIdRequest(ctx, reqID).Execute()
+	if err != nil || len(one.CertStores) != 1 || one.CertStores[0].GetEntryName() != "approved" {
+		t.Fatalf("request %d stores: %+v %v", reqID, one, err)
+	}
+	// Nothing is scheduled while the request waits.
+	var jobsBefore []map[string]any
+	api("GET", "/OrchestratorJobs/ScheduledJobs", nil, &jobsBefore)
+	for _, j := range jobsBefore {
+		if strings.Contains(fmt.Sprint(j), storePath) && strings.Contains(fmt.Sprint(j["JobType"]), "2") {
+			t.Fatalf("a management job exists before approval: %v", j)
+		}
+	}
+
+	if err := signal(t, bob, instID, "APPROVE", ""); err != nil {
+		t.Fatalf("bob: %s", sdkErr(err))
+	}
+	if err := signal(t, carol, instID, "APPROVE", ""); err != nil {
+		t.Fatalf("carol: %s", sdkErr(err))
+	}
+	if s, msg := statusOf(t, bob, instID); s != 4 {
+		t.Fatalf("after approvals: %d %q", s, msg)
+	}
+	certs := certsOfRequest(t, srv.sdkAs(t, "admin", adminPassword), reqID)
+	if len(certs) != 1 || certs[0].GetRequesterName() != "alice" {
+		t.Fatalf("issued: %+v", certs)
+	}
+	certID := certs[0].GetId()
+	var scheduled []map[string]any
+	api("GET", "/OrchestratorJobs/ScheduledJobs", nil, &scheduled)
+	if !strings.Contains(fmt.Sprint(scheduled), "wf-host") {
+		t.Fatalf("no management job for the store after approval: %v", scheduled)
+	}
+
+	// Before JobTime the agent gets nothing; after it, the store holds the
+	// certificate and its key.
+	if time.Until(jobTime) > 700*time.Millisecond {
+		if err := agent.Run(ctx, acfg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := os.Stat(storePath); err == nil && time.Now().Before(jobTime) {
+			t.Fatal("the store was written before JobTime")
+		}
+	}
+	time.Sleep(time.Until(jobTime.Add(1100 * time.Millisecond)))
+	for i := 0; i < 2; i++ { // the add, then the inventory queued after it
+		if err := agent.Run(ctx, acfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := run(t, "openssl", "pkcs12", "-info", "-in", storePath, "-passin", "pass:store-pass-1", "-nodes")
+	if !strings.Contains(out, "friendlyName: approved") || !strings.Contains(out, "CN = store.approved.example.com") || !strings.Contains(out, "BEGIN PRIVATE KEY") {
+		t.Fatalf("store content:\n%s", out)
+	}
+	code, body := srv.callAs(t, "admin", adminPassword, "GET", fmt.Sprintf("/Certificates/Locations/%d", certID), "", nil)
+	if code != 200 || !strings.Contains(string(body), storePath) {
+		t.Fatalf("locations of certificate %d: %d %s", certID, code, body)
 	}
 }
