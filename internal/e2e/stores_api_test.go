@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,25 +27,30 @@ func TestStoresAPI(t *testing.T) {
 	})
 }
 
+// catalogue opens the store catalogue on a second connection to the
+// server's database, for fixtures that stand in for the agent protocol.
+func catalogue(t *testing.T, in *instance, dsn string) *stores.Service {
+	t.Helper()
+	db, err := sqlstore.Open(context.Background(), dsn, in.dataDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return stores.New(stores.Options{Repo: db.Q(),
+		InTx: func(ctx context.Context, fn func(stores.Repo) error) error {
+			return db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
+		},
+		Dialect: db.QueryDialect(), IsNotFound: func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
+		IsDuplicate: func(err error) bool { return errors.Is(err, sqlstore.ErrDuplicate) }})
+}
+
 // registerAgentFixture records an agent the way the agent protocol's
 // registration does (stores.Service.RegisterAgent), through a second
 // connection to the server's database: these tests are about the management
 // API, the protocol has its own end-to-end test.
 func registerAgentFixture(t *testing.T, in *instance, dsn, machine string) string {
 	t.Helper()
-	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, dsn, in.dataDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	svc := stores.New(stores.Options{Repo: db.Q(),
-		InTx: func(ctx context.Context, fn func(stores.Repo) error) error {
-			return db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
-		},
-		Dialect: db.QueryDialect(), IsNotFound: func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
-		IsDuplicate: func(err error) bool { return errors.Is(err, sqlstore.ErrDuplicate) }})
-	a, err := svc.RegisterAgent(ctx, stores.Agent{ClientMachine: machine, Username: "agent-bootstrap",
+	a, err := catalogue(t, in, dsn).RegisterAgent(context.Background(), stores.Agent{ClientMachine: machine, Username: "agent-bootstrap",
 		Version: "1.0.0", Capabilities: []string{"CertStores.JKS.Inventory", "CertStores.JKS.Management", "CertStores.PEM.Inventory"}})
 	if err != nil {
 		t.Fatal(err)
@@ -258,6 +264,75 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 	}
 	if hist, _, err := c.OrchestratorJobApi.NewGetOrchestratorJobsJobHistoryRequest(ctx).Execute(); err != nil || len(hist) != 0 {
 		t.Errorf("GET OrchestratorJobs/JobHistory = %d, %v", len(hist), err)
+	}
+
+	// ---- inventory and locations ----
+	req := kfv1.NewEnrollmentPFXEnrollmentRequest()
+	req.SetTemplate("WebServer")
+	req.SetSubject("CN=located.example.com")
+	req.SetPassword("located-pass-123")
+	req.SetTimestamp(time.Now().UTC())
+	leaf, _, cas := enrollPFXv1Chain(t, c, req)
+	rec, _, err := c.CertificateApi.NewGetCertificatesRequest(ctx).QueryString(fmt.Sprintf(`Thumbprint -eq "%X"`, sha1.Sum(leaf.Raw))).Execute()
+	if err != nil || len(rec) != 1 {
+		t.Fatalf("enrolled certificate by thumbprint: %d, %v", len(rec), err)
+	}
+	certID := rec[0].GetId()
+	before, _, err := c.CertificateApi.NewGetCertificatesByIdRequest(ctx, certID).IncludeLocations(true).Execute()
+	if err != nil || len(before.GetLocations()) != 0 {
+		t.Fatalf("locations before any inventory = %+v, %v", before.GetLocations(), err)
+	}
+	chain := [][]byte{leaf.Raw}
+	for _, ca := range cas {
+		chain = append(chain, ca.Raw)
+	}
+	items := []stores.InventoryItem{{Alias: "located", PrivateKeyEntry: true, Certificates: chain},
+		{Alias: "stranger", Certificates: [][]byte{cas[0].Raw}}}
+	if err := catalogue(t, in, dsn).ReplaceInventory(ctx, storeID, items, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, _, err := c.CertificateApi.NewGetCertificatesByIdRequest(ctx, certID).IncludeLocations(true).Execute()
+	if err != nil {
+		t.Fatalf("GET Certificates/{id}?includeLocations=true: %s", sdkErr(err))
+	}
+	locs, counts := got.GetLocations(), got.GetLocationsCount()
+	if len(locs) != 1 || locs[0].GetCertStoreId() != storeID || locs[0].GetAlias() != "located" || locs[0].GetStorePath() != "/opt/app/keystore.jks" ||
+		locs[0].GetStoreMachine() != "web1.example.com" || locs[0].GetStoreType() != 102 || locs[0].GetChainLevel() != 0 {
+		t.Errorf("Locations = %+v", locs)
+	}
+	if len(counts) != 1 || counts[0].GetType() != "JKS" || counts[0].GetCount() != 1 {
+		t.Errorf("LocationsCount = %+v", counts)
+	}
+	lr, _, err := c.CertificateApi.NewGetCertificatesLocationsByIdRequest(ctx, certID).Execute()
+	if err != nil {
+		t.Fatalf("GET Certificates/Locations/{id}: %s", sdkErr(err))
+	}
+	if d := lr.GetDetails(); len(d) != 1 || d[0].GetStoreType() != "JKS" || d[0].GetStoreCount() != 1 || len(d[0].GetLocations()) != 1 ||
+		d[0].GetLocations()[0].GetStoreId() != storeID {
+		t.Errorf("Certificates/Locations = %+v", lr.GetDetails())
+	}
+	if code, b := in.call(t, "GET", "/certificates/locations/999999", "admin", adminPassword, ""); code != 404 {
+		t.Errorf("locations of an unknown certificate: %d %s", code, b)
+	}
+	inv, _, err = c.CertificateStoreApi.NewGetCertificateStoresByIdInventoryRequest(ctx, storeID).Execute()
+	if err != nil || len(inv) != 2 {
+		t.Fatalf("inventory = %+v, %v", inv, err)
+	}
+	for _, e := range inv {
+		if e.GetName() == "located" {
+			cs := e.GetCertificates()
+			if len(cs) != len(chain) || cs[0].GetId() != certID || cs[0].GetThumbprint() != rec[0].GetThumbprint() ||
+				cs[0].GetIssuedDN() == "" || cs[0].GetSerialNumber() != rec[0].GetSerialNumber() {
+				t.Errorf("inventory entry = %+v", cs)
+			}
+		}
+	}
+	// the certificate leaves the store: the next inventory drops the location
+	if err := catalogue(t, in, dsn).ReplaceInventory(ctx, storeID, items[1:], time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := c.CertificateApi.NewGetCertificatesByIdRequest(ctx, certID).IncludeLocations(true).Execute(); err != nil || len(got.GetLocations()) != 0 {
+		t.Errorf("locations after removal = %+v, %v", got.GetLocations(), err)
 	}
 
 	// ---- negative cases ----
