@@ -22,6 +22,31 @@ type Setup struct {
 	Identities     []SetupIdentity  `json:"Identities,omitempty"`
 	Roles          []SetupRole      `json:"Roles,omitempty"`
 	Directory      *SetupDirectory  `json:"Directory,omitempty"`
+	Workflows      []SetupWorkflow  `json:"WorkflowDefinitions,omitempty"`
+}
+
+// SetupWorkflow is an enrollment workflow definition, created or updated by
+// its key and published at start (docs/workflow.md). Exactly one of
+// EnrollmentPattern (a pattern name) or Template (a template short name)
+// names the key.
+type SetupWorkflow struct {
+	DisplayName       string
+	Description       string
+	EnrollmentPattern string
+	Template          string
+	Enabled           *bool // default true
+	Steps             []SetupWorkflowStep
+}
+
+// SetupWorkflowStep is one step; ApproverRoles name, by role name, who may
+// approve a RequireApproval step.
+type SetupWorkflowStep struct {
+	ExtensionName           string
+	UniqueName              string
+	DisplayName             string
+	Enabled                 *bool // default true
+	ConfigurationParameters map[string]any
+	ApproverRoles           []string
 }
 
 // SetupMetadata is a metadata field.

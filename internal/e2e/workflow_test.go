@@ -630,3 +630,60 @@ func runWorkflowV2(t *testing.T, dsn string) {
 		t.Fatalf("locations of certificate %d: %d %s", certID, code, body)
 	}
 }
+
+// The setup file declares a workflow (pattern and approver role by name);
+// it is published at start, unchanged by a second start, and holds
+// enrollments for the pattern.
+func TestWorkflow_SetupFile(t *testing.T) {
+	t.Setenv("WF_ALICE_PASSWORD", wfPass)
+	t.Setenv("WF_BOB_PASSWORD", wfPass)
+	setup := `{
+  "Identities": [{"AccountName": "alice", "PasswordEnv": "WF_ALICE_PASSWORD"}, {"AccountName": "bob", "PasswordEnv": "WF_BOB_PASSWORD"}],
+  "Roles": [{"Name": "Requesters", "Permissions": ["/portal/read/", "/certificates/enrollment/pfx/", "/workflows/instances/read/"], "Identities": ["alice"]},
+            {"Name": "Approvers", "Permissions": ["/portal/read/", "/workflows/instances/read/"], "Identities": ["bob"]}],
+  "EnrollmentPatterns": [{"Name": "Gated", "Template": "WebServer"}],
+  "WorkflowDefinitions": [{"DisplayName": "Gated approval", "EnrollmentPattern": "Gated",
+     "Steps": [{"ExtensionName": "RequireApproval", "UniqueName": "Approve", "ConfigurationParameters": {"MinimumApprovals": 1},
+                "ApproverRoles": ["Approvers"]}]}]
+}`
+	file := filepath.Join(t.TempDir(), "setup.json")
+	os.WriteFile(file, []byte(setup), 0o600)
+	dir := t.TempDir()
+	tune := func(c *config.Serve) { c.Config = file }
+	srv := startWF(t, dir, "", tune)
+	srv.stop()
+	srv = startWF(t, dir, "", tune) // applied twice: still version 1
+	ctx := context.Background()
+	admin := srv.sdkAs(t, "admin", adminPassword)
+	defs, _, err := admin.WorkflowDefinitionApi.NewGetWorkflowDefinitionsRequest(ctx).Execute()
+	if err != nil || len(defs) != 1 || defs[0].GetDisplayName() != "Gated approval" || defs[0].GetPublishedVersion() != 1 || defs[0].GetKeyDisplayName() != "Gated" {
+		t.Fatalf("definitions from the setup file: %+v %v", defs, err)
+	}
+	def, _, err := admin.WorkflowDefinitionApi.NewGetWorkflowDefinitionsDefinitionIdRequest(ctx, defs[0].GetId()).Execute()
+	if err != nil || len(def.Steps) != 1 || len(def.Steps[0].Signals) != 1 || len(def.Steps[0].Signals[0].RoleIds) != 1 {
+		t.Fatalf("definition: %+v %v", def, err)
+	}
+	var pid int32
+	pats, _, _ := admin.EnrollmentPatternApi.NewGetEnrollmentPatternsRequest(ctx).Execute()
+	for _, p := range pats {
+		if p.GetName() == "Gated" {
+			pid = p.GetId()
+		}
+	}
+	info := enrollPending(t, srv.sdkAs(t, "alice", wfPass), pid, "gated.example.com", "alice-pfx-password-4")
+	if err := signal(t, srv.sdkAs(t, "bob", wfPass), info.GetWorkflowInstanceId(), "APPROVE", ""); err != nil {
+		t.Fatal(sdkErr(err))
+	}
+	if st, msg := statusOf(t, admin, info.GetWorkflowInstanceId()); st != 4 {
+		t.Fatalf("after bob's approval: %d %q", st, msg)
+	}
+	// The catalogue endpoints answer through the SDK.
+	types, _, err := admin.WorkflowDefinitionApi.NewGetWorkflowDefinitionsTypesRequest(ctx).Execute()
+	if err != nil || len(types) != 1 || types[0].GetWorkflowType() != "Enrollment" || len(types[0].BuiltInSteps) != 2 {
+		t.Fatalf("Types: %+v %v", types, err)
+	}
+	steps, _, err := admin.WorkflowDefinitionApi.NewGetWorkflowDefinitionsStepsRequest(ctx).Execute()
+	if err != nil || len(steps) != 2 || steps[0].GetExtensionName() != "RequireApproval" {
+		t.Fatalf("Steps: %+v %v", steps, err)
+	}
+}

@@ -124,6 +124,9 @@ func (s *Server) applySetup(ctx context.Context, st *config.Setup) error {
 			return fmt.Errorf("EnrollmentPatterns %q: %w", pp.Name, err)
 		}
 	}
+	if err := s.applyWorkflows(ctx, st.Workflows); err != nil { // workflow.go
+		return err
+	}
 	if st.Directory != nil {
 		d, err := newDirectory(*st.Directory, s.log)
 		if err != nil {

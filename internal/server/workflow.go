@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/certdock/certdock/internal/auth"
+	"github.com/certdock/certdock/internal/config"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/sqlstore"
@@ -82,4 +83,56 @@ func (h issuerHook) IssueHeld(ctx context.Context, snap []byte, is workflow.Issu
 			}
 			return is.Within(ctx, wtx, certID)
 		}})
+}
+
+// applyWorkflows creates or updates the setup file's workflow definitions,
+// resolving pattern, template and role names, and publishes them.
+func (s *Server) applyWorkflows(ctx context.Context, defs []config.SetupWorkflow) error {
+	for _, d := range defs {
+		fail := func(format string, args ...any) error {
+			return fmt.Errorf("WorkflowDefinitions %q: %s", d.DisplayName, fmt.Sprintf(format, args...))
+		}
+		var kind string
+		var keyID int64
+		switch {
+		case d.EnrollmentPattern != "" && d.Template != "":
+			return fail("name EnrollmentPattern or Template, not both")
+		case d.EnrollmentPattern != "":
+			p, err := s.db.Q().PatternByName(ctx, d.EnrollmentPattern)
+			if err != nil {
+				return fail("enrollment pattern %q does not exist", d.EnrollmentPattern)
+			}
+			kind, keyID = workflow.KeyPattern, p.ID
+		case d.Template != "":
+			t, err := s.db.Q().TemplateByName(ctx, d.Template)
+			if err != nil {
+				return fail("template %q does not exist", d.Template)
+			}
+			kind, keyID = workflow.KeyTemplate, t.ID
+		default:
+			return fail("EnrollmentPattern or Template is required")
+		}
+		var steps []workflow.Step
+		for i, st := range d.Steps {
+			step := workflow.Step{ExtensionName: st.ExtensionName, UniqueName: st.UniqueName, DisplayName: st.DisplayName,
+				Enabled: st.Enabled == nil || *st.Enabled, ConfigurationParameters: st.ConfigurationParameters}
+			if len(st.ApproverRoles) > 0 {
+				sg := workflow.Signal{SignalName: workflow.SignalApprovalStatus}
+				for _, name := range st.ApproverRoles {
+					r, err := s.db.Q().RoleByName(ctx, name)
+					if err != nil {
+						return fail("Steps[%d].ApproverRoles: role %q does not exist", i, name)
+					}
+					sg.RoleIDs = append(sg.RoleIDs, r.ID)
+				}
+				step.Signals = []workflow.Signal{sg}
+			}
+			steps = append(steps, step)
+		}
+		if _, err := s.workflow().Apply(ctx, "setup file", workflow.TypeEnrollment, kind, keyID, d.DisplayName, d.Description,
+			d.Enabled == nil || *d.Enabled, steps); err != nil {
+			return fail("%v", err)
+		}
+	}
+	return nil
 }

@@ -454,3 +454,72 @@ func StepTypes() []StepType {
 			Signals: map[string]map[string]ParamDef{}},
 	}
 }
+
+// Apply creates or updates the definition for a key and publishes the
+// given steps (the declarative setup file). Applying the same steps again
+// changes nothing: no new version is published.
+func (s *Service) Apply(ctx context.Context, actor string, typ string, kind string, keyID int64, name, description string, enabled bool, steps []Step) (Definition, error) {
+	if typ == "" {
+		typ = TypeEnrollment
+	}
+	if !strings.EqualFold(typ, TypeEnrollment) {
+		return Definition{}, errs.Field("WorkflowType", "%q is not supported; certdock runs Enrollment workflows", typ)
+	}
+	if strings.TrimSpace(name) == "" || len(name) > maxName {
+		return Definition{}, errs.Field("DisplayName", "must be 1 to %d characters", maxName)
+	}
+	steps, err := ValidateSteps(steps)
+	if err != nil {
+		return Definition{}, err
+	}
+	var d Definition
+	err = s.o.InTx(ctx, func(st Store) error {
+		now := s.now()
+		old, err := st.WorkflowDefinitionByKey(ctx, TypeEnrollment, kind, keyID)
+		switch {
+		case s.o.IsNotFound(err):
+			id, err := s.newID()
+			if err != nil {
+				return err
+			}
+			d = Definition{ID: id, WorkflowType: TypeEnrollment, KeyKind: kind, KeyID: keyID, DraftVersion: 1, CreatedAt: now}
+		case err != nil:
+			return err
+		default:
+			d = old
+		}
+		for i := range steps {
+			steps[i].ID = ""
+			for _, o := range d.PublishedSteps {
+				if strings.EqualFold(o.UniqueName, steps[i].UniqueName) {
+					steps[i].ID = o.ID
+				}
+			}
+			if steps[i].ID == "" {
+				if steps[i].ID, err = s.newID(); err != nil {
+					return err
+				}
+			}
+		}
+		same := d.PublishedVersion != nil && mustJSON(d.PublishedSteps) == mustJSON(steps)
+		d.DisplayName, d.Description, d.Enabled, d.UpdatedAt = strings.TrimSpace(name), description, enabled, now
+		if !same {
+			if d.PublishedVersion != nil && *d.PublishedVersion == d.DraftVersion {
+				d.DraftVersion++
+			}
+			v := d.DraftVersion
+			d.DraftSteps, d.PublishedSteps, d.PublishedVersion = steps, steps, &v
+		}
+		if old.ID == "" {
+			err = st.InsertWorkflowDefinition(ctx, d)
+		} else {
+			err = st.UpdateWorkflowDefinition(ctx, d)
+		}
+		if err != nil {
+			return err
+		}
+		return st.Audit(ctx, now, actor, "workflow.definition.apply", "workflow definition "+d.ID,
+			fmt.Sprintf("%q for %s %d, published version %d", d.DisplayName, kind, keyID, *d.PublishedVersion))
+	})
+	return d, err
+}

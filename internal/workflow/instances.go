@@ -490,6 +490,9 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 // Resume issues instances that were approved but not yet issued (a restart
 // between the approval's commit and the issuance).
 func (s *Service) Resume(ctx context.Context) error {
+	if s.o.Issuer == nil {
+		return nil // not wired yet (the server is still starting)
+	}
 	ins, err := s.o.Store.WorkflowInstances(ctx, InstanceFilter{Statuses: []Status{StatusRunning}})
 	if err != nil {
 		return err
