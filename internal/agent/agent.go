@@ -129,9 +129,33 @@ func Run(ctx context.Context, cfg Config) error {
 	}}
 	defer a.client.CloseIdleConnections()
 	if cfg.Once {
-		return a.pass(ctx)
+		return a.once(ctx)
 	}
 	return a.loop(ctx)
+}
+
+// onceAttempts bounds the tries of a single pass when the server cannot be
+// reached (1s, 2s, 4s apart).
+const onceAttempts = 4
+
+// once is one pass, retried while the server is unreachable or answers
+// with a transport error; a protocol refusal is final.
+func (a *agentRun) once(ctx context.Context) error {
+	backoff := time.Second
+	for attempt := 1; ; attempt++ {
+		err := a.pass(ctx)
+		var pe *protocolError
+		if err == nil || errors.As(err, &pe) || attempt == onceAttempts || ctx.Err() != nil {
+			return err
+		}
+		a.log.Warn("agent pass failed; retrying", "err", err, "in", backoff)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
 }
 
 // pass registers (bootstrapping when needed) and runs the session's jobs.
@@ -328,6 +352,7 @@ func (a *agentRun) bootstrap(ctx context.Context) error {
 	// The bootstrap call must not present a stale client certificate.
 	saved := a.id.cert
 	a.id.cert = nil
+	a.client.CloseIdleConnections()
 	var resp orchestrator.RegisterResponse
 	err = a.post(ctx, orchestrator.PathRegister, h, req, &resp)
 	a.id.cert = saved

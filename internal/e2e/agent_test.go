@@ -36,9 +36,24 @@ const agentLease = 2 * time.Second
 // agentServer is a running server plus what the agent tests need of it.
 type agentServer struct {
 	*instance
-	srv    *server.Server
-	url    string // https://localhost:port
-	caFile string
+	srv     *server.Server
+	url     string // https://localhost:port
+	caFile  string
+	handler http.Handler
+	tlsCfg  *tls.Config
+}
+
+// serveOn serves the same server on another listener until the test ends.
+func (as *agentServer) serveOn(t *testing.T, ln net.Listener) {
+	hs := &http.Server{Handler: as.handler, TLSConfig: as.tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	done := make(chan struct{})
+	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(ctx)
+		<-done
+	})
 }
 
 // startAgentServer starts a server like start does, keeping the
@@ -64,7 +79,8 @@ func startAgentServer(t *testing.T, dsn string) *agentServer {
 		s.Close()
 		t.Fatal(err)
 	}
-	hs := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	handler := s.Handler()
+	hs := &http.Server{Handler: handler, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() {
@@ -83,7 +99,8 @@ func startAgentServer(t *testing.T, dsn string) *agentServer {
 	pool.AppendCertsFromPEM(pemRoot)
 	port := ln.Addr().(*net.TCPAddr).Port
 	url := "https://localhost:" + strconv.Itoa(port)
-	return &agentServer{instance: &instance{dataDir: dir, port: port, base: url + "/KeyfactorAPI", roots: pool}, srv: s, url: url, caFile: caFile}
+	return &agentServer{instance: &instance{dataDir: dir, port: port, base: url + "/KeyfactorAPI", roots: pool}, srv: s, url: url, caFile: caFile,
+		handler: handler, tlsCfg: tlsCfg}
 }
 
 func (as *agentServer) agentConfig(dir, machine string) agent.Config {

@@ -75,6 +75,10 @@ type Repo interface {
 	HoldJob(ctx context.Context, jobID, sessionHash, agentID string, now, until time.Time) (bool, error)
 	JobHolder(ctx context.Context, jobID string) (string, time.Time, error)
 	ReleaseJob(ctx context.Context, jobID string) error
+	// ReleaseAgentHolds drops the holds of the agent's sessions other than
+	// keepSession: a registration starts a new agent process, whose earlier
+	// process (killed mid-job) will not finish what it held.
+	ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) error
 
 	Certificate(ctx context.Context, id int64) (certificate.Record, error)
 	CertificateByThumbprint(ctx context.Context, tp string) (certificate.Record, error)
@@ -308,7 +312,10 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 	if err := req.validate(); err != nil {
 		return RegisterResponse{}, err
 	}
-	if c.Cert != nil {
+	// Bootstrap credentials win over a presented certificate: an agent
+	// whose certificate expired re-enrolls over a connection that may
+	// still present the old one.
+	if c.Cert != nil && strings.TrimSpace(c.Authorization) == "" {
 		return s.registerMTLS(ctx, c.Cert, req)
 	}
 	actor, err := s.bootstrap(ctx, c.Authorization, req.ClientMachine)
@@ -386,6 +393,11 @@ func (s *Service) registerMTLS(ctx context.Context, cert *x509.Certificate, req 
 	}
 	tok, err := s.newSession(ctx, agent.AgentID, now)
 	if err != nil {
+		return RegisterResponse{}, err
+	}
+	// A restarted agent takes its unfinished jobs back at once instead of
+	// waiting for its dead session's holds to expire.
+	if err := s.o.Repo.ReleaseAgentHolds(ctx, agent.AgentID, hashToken(tok)); err != nil {
 		return RegisterResponse{}, err
 	}
 	sessionJobs, err := s.jobsFor(ctx, agent, hashToken(tok), now)
@@ -874,7 +886,37 @@ func (s *Service) Complete(ctx context.Context, c Caller, req CompleteRequest) (
 	if err := s.o.Repo.ReleaseJob(ctx, j.ID); err != nil {
 		return CompleteResponse{}, err
 	}
+	if err := s.deliveredHistory(ctx, agent, out); err != nil {
+		return CompleteResponse{}, err
+	}
 	return CompleteResponse{Result: Result{Status: StatusSuccess}, InventoryJob: out.InventoryJobID}, nil
 }
 
 func thumbprint(der []byte) string { return stores.Thumbprint(der) }
+
+// deliveredHistory records on the certificate that a management job the
+// agent reported finished (docs/delivery.md): "Deployed" for an add,
+// "RemovedFromStore" for a remove, with the result.
+func (s *Service) deliveredHistory(ctx context.Context, agent stores.Agent, out jobs.Outcome) error {
+	j := out.Job
+	if out.AlreadyDone || out.Retry || j.CertificateID == 0 || (j.Operation != jobs.Add && j.Operation != jobs.Remove) {
+		return nil
+	}
+	op, verb := certificate.OpDeployed, "added to"
+	if j.Operation == jobs.Remove {
+		op, verb = "RemovedFromStore", "removed from"
+	}
+	result := "succeeded"
+	switch j.Status {
+	case jobs.StatusWarning:
+		result = "succeeded with a warning"
+	case jobs.StatusError:
+		result = "failed"
+	}
+	msg := fmt.Sprintf("management job %s %s: %s store %s by agent %s", j.ID, result, verb, j.StoreID, agent.AgentID)
+	if j.Message != "" {
+		msg += ": " + j.Message
+	}
+	return s.o.Repo.AddHistory(ctx, certificate.HistoryEntry{CertID: j.CertificateID, At: s.now(), Operation: op,
+		Actor: "agent:" + agent.ClientMachine, Message: msg})
+}

@@ -24,6 +24,9 @@ const (
 	EnvAgentJobLease = "CERTDOCK_AGENT_JOB_LEASE"
 	// EnvAgentHeartbeat is the heartbeat interval told to agents, in minutes.
 	EnvAgentHeartbeat = "CERTDOCK_AGENT_HEARTBEAT_MINUTES"
+	// EnvAgentCertValidity is the lifetime of agent client certificates
+	// (a Go duration, default a year).
+	EnvAgentCertValidity = "CERTDOCK_AGENT_CERT_VALIDITY"
 )
 
 // agentHandler builds the agent protocol handler mounted at /KeyfactorAgents/.
@@ -60,6 +63,7 @@ func (s *Server) agentHandler() http.Handler {
 		}
 	}
 	lease, _ := time.ParseDuration(os.Getenv(EnvAgentJobLease))
+	validity, _ := time.ParseDuration(os.Getenv(EnvAgentCertValidity))
 	hb := 0
 	if v := os.Getenv(EnvAgentHeartbeat); v != "" {
 		if d, err := time.ParseDuration(v + "m"); err == nil {
@@ -89,7 +93,7 @@ func (s *Server) agentHandler() http.Handler {
 		IsNotFound:     isNotFound,
 		Now:            s.now,
 		Logger:         s.log,
-		LeaseDuration:  lease, HeartbeatInterval: hb,
+		LeaseDuration:  lease, HeartbeatInterval: hb, ClientCertValidity: validity,
 	})
 	return svc.Handler()
 }
