@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
@@ -347,3 +348,49 @@ func TestJobs_InventoryScheduler(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestJobs_RunSchedulerLoop drives the server's scheduler loop with a fake
+// clock and a hand-fed tick channel.
+func TestJobs_RunSchedulerLoop(t *testing.T) {
+	db, _ := sqliteBackend().open(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := t0
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	ss := storesService(db, now)
+	a, err := ss.RegisterAgent(ctx, stores.Agent{ClientMachine: "h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ss.Create(ctx, adminPrincipal(), stores.StoreInput{ClientMachine: "h", StorePath: "/p.pem",
+		StoreType: stores.TypePEM, AgentID: a.AgentID, InventorySchedule: "I_5"}); err != nil {
+		t.Fatal(err)
+	}
+	js := jobsService(db)
+	tick := make(chan time.Time)
+	done := make(chan struct{})
+	go func() { defer close(done); js.RunScheduler(ctx, slog.New(slog.DiscardHandler), now, tick) }()
+	waitDue := func(at time.Time, want int) {
+		t.Helper()
+		for i := 0; i < 200; i++ {
+			if d, _ := js.Due(ctx, a.AgentID, at); len(d) == want {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		d, _ := js.Due(ctx, a.AgentID, at)
+		t.Fatalf("Due at %s = %d jobs, want %d", at, len(d), want)
+	}
+	tick <- t0 // the loop ran once at start; this tick makes sure it ran again
+	waitDue(t0.Add(time.Hour), 0)
+	mu.Lock()
+	clock = t0.Add(5 * time.Minute)
+	mu.Unlock()
+	tick <- t0
+	tick <- t0 // the second send returns only once the first tick's run is done
+	waitDue(t0.Add(5*time.Minute), 1)
+	cancel()
+	<-done
+}
