@@ -571,3 +571,60 @@ func runRevocation(t *testing.T, in *pkiInstance) {
 		}
 	})
 }
+
+// TestRevocation_CRLNumberAfterRestart: a restarted server serves the CRL
+// it published before and continues its numbering.
+func TestRevocation_CRLNumberAfterRestart(t *testing.T) {
+	t.Run("sqlite", func(t *testing.T) { crlAcrossRestart(t, "") })
+	t.Run("postgres", func(t *testing.T) { crlAcrossRestart(t, postgresDSN(t)) })
+}
+
+func crlAcrossRestart(t *testing.T, dsn string) {
+	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
+	ctx := context.Background()
+	dir := t.TempDir()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	number := func(base string) int64 {
+		t.Helper()
+		resp, err := http.Get(base + "/crl/IssuingCA1.crl")
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		rl, err := x509.ParseRevocationList(der)
+		if err != nil {
+			t.Fatalf("CRL: %v", err)
+		}
+		return rl.Number.Int64()
+	}
+	var last int64
+	for round := range 2 {
+		s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost", PKIHTTPAddr: "127.0.0.1:0"}, log, io.Discard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stop, err := s.StartPKI(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served := number(s.PKIBaseURL())
+		if round == 1 && served != last {
+			t.Errorf("after restart the CRL served is number %d, want the stored %d", served, last)
+		}
+		cas := s.Revocation().CAs()
+		crl, err := s.Revocation().PublishCRL(ctx, cas[0].ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if crl.Number != served+1 || number(s.PKIBaseURL()) != crl.Number {
+			t.Errorf("round %d: published %d after serving %d", round, crl.Number, served)
+		}
+		last = crl.Number
+		stop()
+		s.Close()
+	}
+	if last != 3 {
+		t.Errorf("last CRL number %d, want 3 (1 and 2 before the restart)", last)
+	}
+}

@@ -61,19 +61,42 @@ func (s *Service) PublishCRL(ctx context.Context, caID int64) (CRL, error) {
 // there is none, a revocation is not on it yet, or half its validity has
 // passed.
 func (s *Service) CurrentCRL(ctx context.Context, caID int64) (CRL, error) {
+	c, _, err := s.freshCRL(ctx, caID)
+	return c, err
+}
+
+// freshCRL is CurrentCRL, also saying whether it published. Publication
+// on demand is serialised so that the scheduler and concurrent downloads
+// of a stale CRL sign one new CRL, not one each.
+func (s *Service) freshCRL(ctx context.Context, caID int64) (CRL, bool, error) {
 	if _, ok := s.cas[caID]; !ok {
-		return CRL{}, ErrUnknownCA
+		return CRL{}, false, ErrUnknownCA
 	}
-	if !s.needsPublish(ctx, caID) {
-		c, err := s.o.Store.CRL(ctx, caID)
-		if err == nil {
-			return c, nil
-		}
-		if !s.o.IsNotFound(err) {
-			return CRL{}, err
-		}
+	if c, ok, err := s.storedIfFresh(ctx, caID); ok || err != nil {
+		return c, false, err
 	}
-	return s.PublishCRL(ctx, caID)
+	s.pubMu.Lock()
+	defer s.pubMu.Unlock()
+	if c, ok, err := s.storedIfFresh(ctx, caID); ok || err != nil {
+		return c, false, err
+	}
+	c, err := s.PublishCRL(ctx, caID)
+	return c, err == nil, err
+}
+
+// storedIfFresh returns the stored CRL when it needs no re-signing.
+func (s *Service) storedIfFresh(ctx context.Context, caID int64) (CRL, bool, error) {
+	if s.needsPublish(ctx, caID) {
+		return CRL{}, false, nil
+	}
+	c, err := s.o.Store.CRL(ctx, caID)
+	if err != nil {
+		if s.o.IsNotFound(err) {
+			return CRL{}, false, nil
+		}
+		return CRL{}, false, err
+	}
+	return c, true, nil
 }
 
 // needsPublish reports whether the CA's CRL is missing, lags a revocation
@@ -111,15 +134,14 @@ func (s *Service) RefreshCRLs(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		if !s.needsPublish(ctx, c.ID) {
-			continue
-		}
-		crl, err := s.PublishCRL(ctx, c.ID)
+		crl, published, err := s.freshCRL(ctx, c.ID)
 		if err != nil {
 			s.o.Logger.Error("CRL publication failed", "ca", c.LogicalName, "err", err)
 			continue
 		}
-		s.o.Logger.Info("CRL published", "ca", c.LogicalName, "number", crl.Number, "next_update", crl.NextUpdate)
+		if published {
+			s.o.Logger.Info("CRL published", "ca", c.LogicalName, "number", crl.Number, "next_update", crl.NextUpdate)
+		}
 	}
 }
 

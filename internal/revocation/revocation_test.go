@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -312,6 +313,35 @@ func TestDecodeOCSPGetPath(t *testing.T) {
 		got, ok := revocation.DecodeOCSPGetPath(tt.in)
 		if ok != tt.ok || (ok && !bytes.Equal(got, der)) {
 			t.Errorf("%.40q: %x %v", tt.in, got, ok)
+		}
+	}
+}
+
+// TestCRL_ConcurrentDownloadsSignOnce: the scheduler and simultaneous
+// downloads of a missing CRL sign one CRL between them.
+func TestCRL_ConcurrentDownloadsSignOnce(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t, 0)
+	var wg sync.WaitGroup
+	numbers := make([]int64, 8)
+	for i := range numbers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 0 {
+				f.svc.RefreshCRLs(ctx)
+			}
+			c, err := f.svc.CurrentCRL(ctx, f.caID)
+			if err != nil {
+				t.Error(err)
+			}
+			numbers[i] = c.Number
+		}()
+	}
+	wg.Wait()
+	for i, n := range numbers {
+		if n != 1 {
+			t.Errorf("reader %d got CRL %d, want 1", i, n)
 		}
 	}
 }

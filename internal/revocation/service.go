@@ -51,6 +51,7 @@ type Service struct {
 
 	mu    sync.Mutex
 	dirty map[int64]bool // CAs whose CRL lags a revocation
+	pubMu sync.Mutex     // serialises on-demand and scheduled publication
 	kick  chan struct{}
 }
 
