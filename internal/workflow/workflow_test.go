@@ -559,3 +559,60 @@ func TestApproval_ResumeAfterRestart(t *testing.T) {
 		}
 	})
 }
+
+func TestDefinitions_VersionsStopAssigned(t *testing.T) {
+	backends(t, func(t *testing.T, e *env) {
+		ctx := context.Background()
+		_, pid := e.seedPattern(t)
+		d := e.publish(t, pid, []workflow.Step{approvalStep(1, 2)})
+		if d.DraftVersion != 1 || *d.PublishedVersion != 1 {
+			t.Fatalf("first publish: draft %d published %v", d.DraftVersion, *d.PublishedVersion)
+		}
+		r := e.hold(t, requester, pid, false)
+		// A new draft does not change the waiting request's steps.
+		d, err := e.svc.SetSteps(ctx, manager, d.ID, []workflow.Step{approvalStep(3, 2)}, rolesExist)
+		if err != nil || d.DraftVersion != 2 || *d.PublishedVersion != 1 {
+			t.Fatalf("new draft: %+v %v", d, err)
+		}
+		if _, err := e.svc.SetSteps(ctx, manager, d.ID, []workflow.Step{approvalStep(1, 100)}, rolesExist); err == nil || !strings.Contains(err.Error(), "role 100 does not exist") {
+			t.Fatalf("unknown role: %v", err)
+		}
+		name, key := "dup", "Pattern:"+itoa(pid)
+		if _, err := e.svc.CreateDefinition(ctx, manager, workflow.DefinitionInput{DisplayName: &name, Key: &key}, resolver); kindOf(err) != errs.Conflict {
+			t.Fatalf("second definition for the key: %v", err)
+		}
+		mine, _ := e.svc.AssignedTo(ctx, approverA)
+		if len(mine) != 1 || mine[0].ID != r.InstanceID {
+			t.Fatalf("AssignedTo(bob) = %v", mine)
+		}
+		if own, _ := e.svc.AssignedTo(ctx, approverRequester); len(own) != 1 {
+			t.Fatalf("frank should see alice's request: %v", own)
+		}
+		if none, _ := e.svc.AssignedTo(ctx, outsider); len(none) != 0 {
+			t.Fatalf("AssignedTo(outsider) = %v", none)
+		}
+		if err := e.svc.Stop(ctx, manager, r.InstanceID); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := e.svc.Instance(ctx, r.InstanceID)
+		if in.Status != workflow.StatusStopped || in.Sealed != nil || in.DecidedBy != "erin" {
+			t.Fatalf("stopped: %+v", in)
+		}
+		if err := e.svc.Stop(ctx, manager, r.InstanceID); kindOf(err) != errs.Conflict {
+			t.Fatalf("second stop: %v", err)
+		}
+		// Apply (setup file) is idempotent.
+		a1, err := e.svc.Apply(ctx, "setup", "", workflow.KeyTemplate, 5, "From setup", "", true, []workflow.Step{approvalStep(2, 2)})
+		if err != nil || *a1.PublishedVersion != 1 {
+			t.Fatalf("Apply: %+v %v", a1, err)
+		}
+		a2, err := e.svc.Apply(ctx, "setup", "", workflow.KeyTemplate, 5, "From setup", "", true, []workflow.Step{approvalStep(2, 2)})
+		if err != nil || a2.ID != a1.ID || *a2.PublishedVersion != 1 {
+			t.Fatalf("Apply again: %+v %v", a2, err)
+		}
+		a3, err := e.svc.Apply(ctx, "setup", "", workflow.KeyTemplate, 5, "From setup", "", true, []workflow.Step{approvalStep(1, 2)})
+		if err != nil || *a3.PublishedVersion != 2 || a3.PublishedSteps[0].ID != a1.PublishedSteps[0].ID {
+			t.Fatalf("Apply changed: %+v %v", a3, err)
+		}
+	})
+}
