@@ -126,6 +126,18 @@ func (a *agentRun) manage(mj orchestrator.ManagementJob) (status int, msg string
 		return completeOK, fmt.Sprintf("added %s to %s", nonEmpty(e.Alias, mj.Thumbprint), mj.StorePath), false
 	case 3: // remove
 		alias := nonEmpty(mj.Alias, mj.Thumbprint)
+		if mj.Thumbprint != "" && !strings.EqualFold(alias, mj.Thumbprint) {
+			// Remove a certificate, not whatever the alias holds now: after a
+			// replacement under the same alias it holds the new one.
+			if items, err := s.Inventory(); err == nil {
+				for _, it := range items {
+					if strings.EqualFold(it.Alias, alias) && len(it.Certificates) > 0 &&
+						!strings.EqualFold(storefile.Thumbprint(it.Certificates[0]), mj.Thumbprint) {
+						return completeWarning, fmt.Sprintf("%s in %s holds another certificate than %s; left in place", alias, mj.StorePath, mj.Thumbprint), false
+					}
+				}
+			}
+		}
 		err := s.Remove(alias)
 		if errors.Is(err, storefile.ErrNoEntry) {
 			return completeWarning, fmt.Sprintf("%s was not in %s", alias, mj.StorePath), false
