@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
 )
 
@@ -55,6 +56,19 @@ func (q Q) HoldJob(ctx context.Context, jobID, sessionHash, agentID string, now,
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
+}
+
+// ReleaseAgentHolds drops the holds of an agent's sessions other than
+// keepSession and ends the queue leases of the unfinished jobs they held, so
+// the agent's new session gets them at once.
+func (q Q) ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) error {
+	if _, err := q.exec(ctx, `UPDATE jobs SET lease_until = NULL WHERE state = ? AND agent_id = ?
+		AND id IN (SELECT job_id FROM agent_job_leases WHERE agent_id = ? AND session_hash <> ?)`,
+		jobs.StateLeased, agentID, agentID, keepSession); err != nil {
+		return err
+	}
+	_, err := q.exec(ctx, `DELETE FROM agent_job_leases WHERE agent_id = ? AND session_hash <> ?`, agentID, keepSession)
+	return err
 }
 
 // JobHolder returns the session holding a job, "" when none.
