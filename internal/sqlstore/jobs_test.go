@@ -394,3 +394,48 @@ func TestJobs_RunSchedulerLoop(t *testing.T) {
 	cancel()
 	<-done
 }
+
+// TestJobs_ConcurrentCompleteOnce: an agent retrying its completion while the
+// first is still in flight records the job once and queues one inventory job.
+func TestJobs_ConcurrentCompleteOnce(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		agent, store := jobFixture(t, db, t0)
+		js := jobsService(db)
+		id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: 9}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Lease(ctx, id, agent, t0, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		const n = 4
+		var wg sync.WaitGroup
+		outs := make(chan jobs.Outcome, n)
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				o, err := js.Finish(ctx, id, jobs.Completion{Status: jobs.StatusOK, Message: "ok"}, t0.Add(time.Second))
+				if err != nil {
+					t.Error(err)
+				}
+				outs <- o
+			}()
+		}
+		wg.Wait()
+		close(outs)
+		fresh := 0
+		for o := range outs {
+			if !o.AlreadyDone {
+				fresh++
+			}
+		}
+		hist, _ := js.History(ctx, nil)
+		due, _ := js.Due(ctx, agent, t0.Add(time.Second))
+		if fresh != 1 || len(hist) != 1 || len(due) != 1 {
+			t.Fatalf("%d completions took effect, %d history rows, %d inventory jobs; want 1, 1, 1", fresh, len(hist), len(due))
+		}
+	})
+}
