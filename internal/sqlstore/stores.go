@@ -153,6 +153,13 @@ func (q Q) DeleteContainer(ctx context.Context, id int64) error {
 	return affected(q.exec(ctx, `DELETE FROM store_containers WHERE id = ?`, id))
 }
 
+// SetContainerSchedule gives every store of a container the schedule.
+func (q Q) SetContainerSchedule(ctx context.Context, id int64, schedule string, next *time.Time) error {
+	_, err := q.exec(ctx, `UPDATE stores SET inventory_schedule = ?, next_inventory_at = ? WHERE container_id = ?`,
+		schedule, q.db.TP(next), id)
+	return err
+}
+
 // ---- stores ----
 
 const storeSelect = `SELECT s.id, s.container_id, COALESCE(c.name, ''), s.display_name, s.client_machine, s.store_path,

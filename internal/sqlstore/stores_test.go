@@ -227,3 +227,36 @@ func TestStores_AgentsAndTokens(t *testing.T) {
 		}
 	})
 }
+
+func TestStores_ContainerOverwritesSchedules(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
+		ctx := context.Background()
+		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		ss := storesService(db, func() time.Time { return now })
+		admin := adminPrincipal()
+		c, err := ss.SaveContainer(ctx, admin, stores.Container{Name: "fleet", StoreType: stores.TypePEM, OverwriteSchedules: true, Schedule: "I_30"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := ss.RegisterAgent(ctx, stores.Agent{ClientMachine: "h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := ss.Create(ctx, admin, stores.StoreInput{ContainerID: &c.ID, ClientMachine: "h", StorePath: "/a.pem",
+			StoreType: stores.TypePEM, AgentID: a.AgentID, InventorySchedule: "I_60"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.InventorySchedule != "I_30" || st.NextInventoryAt == nil || !st.NextInventoryAt.Equal(now.Add(30*time.Minute)) {
+			t.Fatalf("store in an overwriting container: schedule %q next %v, want I_30 at +30m", st.InventorySchedule, st.NextInventoryAt)
+		}
+		c.Schedule = "I_10"
+		if _, err := ss.SaveContainer(ctx, admin, c); err != nil {
+			t.Fatal(err)
+		}
+		got, err := ss.Get(ctx, st.ID)
+		if err != nil || got.InventorySchedule != "I_10" || !got.NextInventoryAt.Equal(now.Add(10*time.Minute)) {
+			t.Fatalf("after the container's schedule changed: %q %v, %v", got.InventorySchedule, got.NextInventoryAt, err)
+		}
+	})
+}

@@ -202,6 +202,12 @@ func (s *Service) SaveContainer(ctx context.Context, p *auth.Principal, c Contai
 				}
 				return errs.Wrap(err, "updating container")
 			}
+			if c.OverwriteSchedules {
+				sc, _ := ParseSchedule(c.Schedule)
+				if err := r.SetContainerSchedule(ctx, c.ID, sc.String(), sc.First(s.o.Now())); err != nil {
+					return errs.Wrap(err, "applying the container schedule")
+				}
+			}
 		}
 		return r.Audit(ctx, s.o.Now(), actorName(p), "store-container.save", fmt.Sprint(c.ID), c.Name)
 	})
@@ -387,6 +393,12 @@ func (s *Service) save(ctx context.Context, p *auth.Principal, in StoreInput, cr
 				return errs.Wrap(err, "reading container")
 			}
 			containerName = c.Name
+			// A container that overwrites schedules gives its stores its own.
+			if c.OverwriteSchedules {
+				if sched, err = ParseSchedule(c.Schedule); err != nil {
+					return errs.Wrap(err, "container schedule")
+				}
+			}
 		}
 		// The caller needs StoresModify globally or on the target container.
 		target := Store{ContainerID: in.ContainerID}

@@ -173,6 +173,8 @@ type Repo interface {
 	InsertContainer(ctx context.Context, c Container) (int64, error)
 	UpdateContainer(ctx context.Context, c Container) error
 	DeleteContainer(ctx context.Context, id int64) error
+	// SetContainerSchedule gives every store of the container the schedule and next run.
+	SetContainerSchedule(ctx context.Context, id int64, schedule string, next *time.Time) error
 
 	Stores(ctx context.Context, l ListQuery) ([]Store, error)
 	StoreRow(ctx context.Context, id string) (StoreRow, error)
