@@ -528,6 +528,49 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 		}
 	})
 
+	t.Run("history shows the deployment scheduled and completed", func(t *testing.T) {
+		sxEventually(t, "Deployed entries at scheduling and completion", 30*time.Second, func() bool {
+			var h []struct{ Action, Comment, Username string }
+			sxOK(t, in, "GET", fmt.Sprintf("/Certificates/%d/History", cert3), nil, &h)
+			scheduled, completed := false, false
+			for _, e := range h {
+				if e.Action == "Deployed" && strings.Contains(e.Comment, "scheduled") && strings.Contains(e.Comment, deployS.ID) {
+					scheduled = true
+				}
+				if e.Action == "Deployed" && strings.Contains(e.Comment, "succeeded") && strings.Contains(e.Comment, deployS.ID) {
+					completed = true
+				}
+			}
+			return scheduled && completed
+		})
+	})
+
+	// ---- CertificateStores/Certificates/Add and /Remove ----
+	t.Run("Certificates Add then Remove", func(t *testing.T) {
+		var ids []string
+		sxOK(t, in, "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": cert3,
+			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID, "Alias": "extra", "IncludePrivateKey": true,
+				"EntryPassword": map[string]any{"SecretValue": "Extra-Entry-Pass-1"}}},
+			"Schedule": map[string]any{"Immediate": true}}, &ids)
+		if len(ids) != 1 {
+			t.Fatalf("Add answered %v, want one job id", ids)
+		}
+		landed("added certificate", jksS, tp3)
+		sxOK(t, in, "POST", "/CertificateStores/Certificates/Remove", map[string]any{
+			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID, "Alias": "extra"}},
+			"Schedule":          map[string]any{"Immediate": true}}, &ids)
+		sxEventually(t, "removed from the JKS store", 60*time.Second, func() bool {
+			tps := sxLeafThumbs(t, "JKS", jksS.Path, jksS.Pass)
+			return len(tps) > 0 && !sxHas(tps, tp3)
+		})
+		code, b := sxCall(t, in, "team-a-op", opPass, "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": cert3,
+			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID}}, "Schedule": map[string]any{"Immediate": true}})
+		sxErrField(t, code, b, 403, "CertificateStores[0].CertificateStoreId")
+		code, b = sxCall(t, in, "", "", "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": cert3,
+			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID}}, "Schedule": map[string]any{"Interval": map[string]any{"Minutes": 5}}})
+		sxErrField(t, code, b, 400, "Schedule")
+	})
+
 	// ---- Replace swaps old for new everywhere the old one is ----
 	rp := enrollV1("web2.e2e.example.com", "REPLACE", "Replace-Pass-12345")
 	rpInfo := rp.GetCertificateInformation()
