@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
 	"strings"
 	"time"
@@ -132,14 +133,9 @@ func (q Q) InsertWorkflowInstance(ctx context.Context, in workflow.Instance) err
 		request_id, requester_id, requester_name, status, current_step, status_message, steps, summary, payload_sealed, certificate_id,
 		created_at, updated_at, expires_at, decided_by, decision_comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, def, in.DefinitionVersion, in.DefinitionName, in.WorkflowType, in.Title, in.RequestID, in.RequesterID, in.RequesterName,
-		int(in.Status), in.CurrentStep, in.StatusMessage, stepsJSON(in.Steps), mustSummary(in.Summary), in.Sealed, nullInt(in.CertificateID),
+		int(in.Status), in.CurrentStep, in.StatusMessage, stepsJSON(in.Steps), base64.StdEncoding.EncodeToString(in.SummarySealed), in.Sealed, nullInt(in.CertificateID),
 		q.db.T(in.CreatedAt), q.db.T(in.UpdatedAt), q.db.T(in.ExpiresAt), in.DecidedBy, in.DecisionComment)
 	return err
-}
-
-func mustSummary(s workflow.Summary) string {
-	b, _ := json.Marshal(s)
-	return string(b)
 }
 
 // UpdateWorkflowInstance writes an instance's state.
@@ -171,7 +167,10 @@ func scanInstance(sc interface{ Scan(...any) error }) (workflow.Instance, error)
 	if err := json.Unmarshal([]byte(steps), &in.Steps); err != nil {
 		return in, err
 	}
-	if err := json.Unmarshal([]byte(summary), &in.Summary); err != nil {
+	// summary holds the sealed summary, base64: it names the requested
+	// subject and stores, which stay encrypted at rest.
+	var err error
+	if in.SummarySealed, err = base64.StdEncoding.DecodeString(summary); err != nil {
 		return in, err
 	}
 	return in, nil

@@ -70,7 +70,7 @@ func TestStore_WorkflowInstancesSignalsWebhooks(t *testing.T) {
 		}
 		in := workflow.Instance{ID: "i1", DefinitionName: "implicit", WorkflowType: "Enrollment", Title: "t", RequestID: reqID,
 			RequesterID: 10, RequesterName: "alice", Status: workflow.StatusSuspended, Steps: []workflow.Step{{UniqueName: "A"}},
-			Summary: workflow.Summary{Subject: "CN=x", SANs: []string{"x.example"}}, Sealed: []byte{1, 2, 3},
+			SummarySealed: []byte("sealed summary\x00"), Sealed: []byte{1, 2, 3},
 			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(time.Hour)}
 		if err := q.InsertWorkflowInstance(ctx, in); err != nil {
 			t.Fatal(err)
@@ -86,7 +86,7 @@ func TestStore_WorkflowInstancesSignalsWebhooks(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if len(got.Signals) != 1 || string(got.Sealed) != "\x01\x02\x03" || got.Summary.SANs[0] != "x.example" {
+			if len(got.Signals) != 1 || string(got.Sealed) != "\x01\x02\x03" || string(got.SummarySealed) != "sealed summary\x00" {
 				t.Errorf("locked read: %+v", got)
 			}
 			got.Status, got.Sealed, got.DecidedBy = workflow.StatusRejected, nil, "bob"

@@ -99,7 +99,6 @@ func (s *Service) Hold(ctx context.Context, h HoldRequest) (HoldResult, error) {
 	if in.ID, err = s.newID(); err != nil {
 		return res, errs.Wrap(err, "making an id")
 	}
-	in.Title = "Enrollment of " + h.Summary.Subject
 	in.RequesterID, in.RequesterName = p.IdentityID, p.AccountName
 	in.Steps, in.Summary = steps, h.Summary
 	in.CreatedAt, in.UpdatedAt, in.ExpiresAt = now, now, now.Add(s.o.ApprovalTimeout)
@@ -108,13 +107,17 @@ func (s *Service) Hold(ctx context.Context, h HoldRequest) (HoldResult, error) {
 		reqID, err := st.InsertRequest(ctx, certificate.Request{
 			CreatedAt: now, RequesterID: &p.IdentityID, RequesterName: p.AccountName, Kind: "pfx",
 			State: certificate.StatePending, TemplateID: h.Summary.TemplateID, PatternID: h.Summary.PatternID,
-			CAID: &h.Summary.CAID, Subject: h.Summary.Subject, Doc: []byte(mustJSON(h.Summary)),
+			CAID: &h.Summary.CAID, Doc: []byte(`{"Held":true}`), // subject and parameters stay sealed
 		})
 		if err != nil {
 			return err
 		}
 		in.RequestID = reqID
+		in.Title = fmt.Sprintf("Enrollment request %d", reqID)
 		if in.Sealed, err = s.o.Seal(h.Snapshot, RequestAAD(reqID)); err != nil {
+			return err
+		}
+		if in.SummarySealed, err = s.o.Seal([]byte(mustJSON(h.Summary)), SummaryAAD(reqID)); err != nil {
 			return err
 		}
 		in.Status = StatusSuspended
@@ -125,7 +128,7 @@ func (s *Service) Hold(ctx context.Context, h HoldRequest) (HoldResult, error) {
 			return err
 		}
 		if err := st.Audit(ctx, now, p.AccountName, "workflow.request.pending", "certificate request "+fmt.Sprint(reqID),
-			fmt.Sprintf("instance %s (%s), subject %s", in.ID, in.DefinitionName, h.Summary.Subject)); err != nil {
+			fmt.Sprintf("instance %s (%s) waits for approval", in.ID, in.DefinitionName)); err != nil {
 			return err
 		}
 		return s.enqueue(ctx, st, in, events)
@@ -510,6 +513,9 @@ func (s *Service) Instance(ctx context.Context, id string) (Instance, error) {
 	if s.o.IsNotFound(err) {
 		return in, errs.NotFoundf("workflow instance %q does not exist", id)
 	}
+	if err == nil {
+		err = s.reveal(&in)
+	}
 	return in, err
 }
 
@@ -519,12 +525,19 @@ func (s *Service) InstanceByRequest(ctx context.Context, requestID int64) (Insta
 	if s.o.IsNotFound(err) {
 		return in, errs.NotFoundf("certificate request %d has no workflow (it does not exist or did not need approval)", requestID)
 	}
+	if err == nil {
+		err = s.reveal(&in)
+	}
 	return in, err
 }
 
 // Instances lists instances.
 func (s *Service) Instances(ctx context.Context, f InstanceFilter) ([]Instance, error) {
-	return s.o.Store.WorkflowInstances(ctx, f)
+	ins, err := s.o.Store.WorkflowInstances(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	return s.revealAll(ins)
 }
 
 // AssignedTo lists the waiting instances p may decide now: not p's own
@@ -548,7 +561,7 @@ func (s *Service) AssignedTo(ctx context.Context, p *auth.Principal) ([]Instance
 			out = append(out, in)
 		}
 	}
-	return out, nil
+	return s.revealAll(out)
 }
 
 // Outcome is one request's result in a bulk approve or deny.

@@ -30,14 +30,13 @@ type Event struct {
 	Actor                string `json:",omitempty"`
 	Comment              string `json:",omitempty"`
 	CertificateId        *int64 `json:",omitempty"`
-	Subject              string
 	At                   time.Time
 }
 
 func (s *Service) body(in Instance, name, step, actor, comment string) string {
 	return mustJSON(Event{Event: name, InstanceId: in.ID, KeyfactorRequestId: in.RequestID, WorkflowDefinitionId: in.DefinitionID,
 		Step: step, Status: in.Status.String(), StatusMessage: in.StatusMessage, Requester: in.RequesterName, Actor: actor,
-		Comment: comment, CertificateId: in.CertificateID, Subject: in.Summary.Subject, At: s.now()})
+		Comment: comment, CertificateId: in.CertificateID, At: s.now()})
 }
 
 // eventOf is a notification to NotifyURL; empty when none is configured.

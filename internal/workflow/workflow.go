@@ -122,8 +122,9 @@ func (d Definition) Key() string {
 	return fmt.Sprint(d.KeyID)
 }
 
-// Summary is the non-secret description of a held enrollment, readable
-// without the master key (pending lists, instance InitialData).
+// Summary describes a held enrollment for the pending lists and instance
+// InitialData. It names the requested subject, SANs, metadata and stores,
+// so it is sealed at rest like the snapshot (SummaryAAD) and opened on read.
 type Summary struct {
 	APIVersion           int
 	Format               string
@@ -166,7 +167,8 @@ type Instance struct {
 	CurrentStep       int
 	StatusMessage     string
 	Steps             []Step
-	Summary           Summary
+	Summary           Summary // opened from SummarySealed by the service
+	SummarySealed     []byte
 	Sealed            []byte // the sealed enrollment snapshot; nil once decided
 	CertificateID     *int64
 	CreatedAt         time.Time
@@ -353,6 +355,32 @@ func (s *Service) newID() (string, error) {
 // RequestAAD binds a held enrollment's sealed snapshot to its request row.
 func RequestAAD(requestID int64) []byte {
 	return []byte(fmt.Sprintf("workflow-request:certificate_requests:%d", requestID))
+}
+
+// SummaryAAD binds a held enrollment's sealed summary to its request row.
+func SummaryAAD(requestID int64) []byte {
+	return []byte(fmt.Sprintf("workflow-summary:certificate_requests:%d", requestID))
+}
+
+// reveal opens an instance's sealed summary.
+func (s *Service) reveal(in *Instance) error {
+	if len(in.SummarySealed) == 0 {
+		return nil
+	}
+	b, err := s.o.Open(in.SummarySealed, SummaryAAD(in.RequestID))
+	if err != nil {
+		return fmt.Errorf("workflow instance %s: opening its summary: %w", in.ID, err)
+	}
+	return json.Unmarshal(b, &in.Summary)
+}
+
+func (s *Service) revealAll(ins []Instance) ([]Instance, error) {
+	for i := range ins {
+		if err := s.reveal(&ins[i]); err != nil {
+			return nil, err
+		}
+	}
+	return ins, nil
 }
 
 func mustJSON(v any) string {

@@ -1,6 +1,7 @@
 package workflow_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -16,6 +17,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -92,9 +94,11 @@ type env struct {
 	reopen func() *sqlstore.DB
 	clk    *clock
 	kr     *secret.Keyring
-	iss    *issuer
-	svc    *workflow.Service
-	opts   workflow.Options
+	// sqliteDir is the SQLite database directory ("" on PostgreSQL).
+	sqliteDir string
+	iss       *issuer
+	svc       *workflow.Service
+	opts      workflow.Options
 }
 
 func backends(t *testing.T, fn func(t *testing.T, e *env)) {
@@ -108,7 +112,9 @@ func backends(t *testing.T, fn func(t *testing.T, e *env)) {
 			t.Cleanup(func() { db.Close() })
 			return db
 		}
-		fn(t, newEnv(t, open))
+		e := newEnv(t, open)
+		e.sqliteDir = dir
+		fn(t, e)
 	})
 	t.Run("postgres", func(t *testing.T) {
 		dsn := os.Getenv("CERTDOCK_TEST_POSTGRES_DSN")
@@ -257,6 +263,21 @@ func TestApproval_TwoApproversSelfAndTwice(t *testing.T) {
 		}
 		if strings.Contains(string(in.Sealed), "the password") || len(in.Sealed) == 0 {
 			t.Fatalf("snapshot stored in the clear or missing")
+		}
+		if strings.Contains(string(in.SummarySealed), "wf.example.com") || in.Summary.CommonName != "wf.example.com" {
+			t.Fatalf("summary stored in the clear, or not opened: %q", in.Summary.CommonName)
+		}
+		if e.sqliteDir != "" { // nothing in the database files names the subject or holds the password
+			files, _ := filepath.Glob(filepath.Join(e.sqliteDir, "certdock.db*"))
+			for _, f := range files {
+				b, _ := os.ReadFile(f)
+				if bytes.Contains(b, []byte("wf.example.com")) || bytes.Contains(b, []byte("the password")) {
+					t.Fatalf("%s holds the held request in the clear", f)
+				}
+			}
+			if len(files) == 0 {
+				t.Fatal("no database files")
+			}
 		}
 		if in.Status != workflow.StatusSuspended {
 			t.Fatalf("status %v", in.Status)
