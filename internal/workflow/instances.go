@@ -285,7 +285,9 @@ func (s *Service) Signal(ctx context.Context, p *auth.Principal, id string, d De
 	}
 	s.Kick()
 	if ready {
-		if err := s.issue(ctx, in.ID); err != nil {
+		// The decision is committed: a client that hangs up must not turn the
+		// issuance into a failure, so it runs without the request's cancel.
+		if err := s.issue(context.WithoutCancel(ctx), in.ID); err != nil {
 			s.o.Logger.Error("workflow issuance failed", "instance", in.ID, "err", err)
 		}
 	}
