@@ -91,6 +91,7 @@ type agentRun struct {
 	client *http.Client
 	token  string // session token
 	hb     time.Duration
+	ran    map[string]bool // jobs run in this batch
 }
 
 // Run runs the agent until ctx ends (nil then), or for one pass with
@@ -402,6 +403,7 @@ func (a *agentRun) heartbeat(ctx context.Context) ([]orchestrator.SessionJob, er
 // runJobs runs the jobs in CAgent's order: priority-3 management jobs (adds)
 // first, then other management jobs, then inventory.
 func (a *agentRun) runJobs(ctx context.Context, jobs []orchestrator.SessionJob) error {
+	a.ran = map[string]bool{}
 	rank := func(j orchestrator.SessionJob) int {
 		k, ok := orchestrator.JobTypeOf(j.JobTypeId)
 		switch {
@@ -420,7 +422,17 @@ func (a *agentRun) runJobs(ctx context.Context, jobs []orchestrator.SessionJob) 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if err := a.runJob(ctx, j); err != nil {
+		if a.ran[strings.ToLower(j.JobId)] {
+			continue // an inventory job already run after a management job
+		}
+		err := a.runJob(ctx, j)
+		var pe *protocolError
+		if errors.As(err, &pe) && pe.code() == orchestrator.CodeJob {
+			// Finished or taken meanwhile: nothing to do.
+			a.log.Info("job no longer available", "job", j.JobId, "reason", pe.Error())
+			continue
+		}
+		if err != nil {
 			a.log.Warn("job failed", "job", j.JobId, "err", err)
 			if firstErr == nil {
 				firstErr = err

@@ -206,6 +206,9 @@ func entryOf(mj orchestrator.ManagementJob) (storefile.Entry, error) {
 }
 
 func (a *agentRun) runInventory(ctx context.Context, jobID, configEndpoint, completionEndpoint string) error {
+	if a.ran != nil {
+		a.ran[strings.ToLower(jobID)] = true
+	}
 	var cfg orchestrator.InventoryConfig
 	if err := a.post(ctx, configEndpoint, nil, orchestrator.JobRequest{SessionToken: a.token, JobId: jobID}, &cfg); err != nil {
 		return err

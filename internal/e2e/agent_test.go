@@ -323,6 +323,30 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		_ = certTP
 	})
 
+	t.Run("Basic bootstrap needs /agents/register/", func(t *testing.T) {
+		const pw = "bootstrap-pass-123"
+		for _, acct := range []string{"norole", "registrar"} {
+			as.api(t, "POST", "/Security/Identities", map[string]string{"AccountName": acct, "Password": pw}, nil, nil)
+		}
+		as.api(t, "POST", "/Security/Roles", map[string]any{"Name": "agent registrars", "Description": "bootstrap",
+			"Permissions": []string{"/agents/register/"}, "Identities": []string{"registrar"}}, nil, nil)
+		cfg := as.agentConfig(t.TempDir(), "host-r")
+		cfg.Username, cfg.Password = "norole", pw
+		err := agent.Run(ctx, cfg)
+		if err == nil || !strings.Contains(err.Error(), "/agents/register/") || !strings.Contains(err.Error(), "HTTP 403") {
+			t.Fatalf("identity without the permission: %v", err)
+		}
+		cfg.Username = "registrar"
+		if err := agent.Run(ctx, cfg); err != nil {
+			t.Fatalf("identity with /agents/register/: %v", err)
+		}
+		var a struct{ Username string }
+		as.api(t, "GET", "/Agents/"+agentID(t, cfg.DataDir), nil, nil, &a)
+		if !strings.EqualFold(a.Username, "registrar") {
+			t.Fatalf("agent Username %q", a.Username)
+		}
+	})
+
 	t.Run("register with a one-time token", func(t *testing.T) {
 		var tok struct{ Token string }
 		as.api(t, "POST", "/Agents/RegistrationTokens", map[string]any{"Description": "host-b", "ValidMinutes": 10}, nil, &tok)
@@ -408,9 +432,54 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		}
 	})
 
-	t.Run("crashed session: the job runs once after the lease", func(t *testing.T) {
+	t.Run("crashed session: another session runs the job after the lease", func(t *testing.T) {
 		id3, _ := as.enrollStore(t, "three.example")
 		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id3, Alias: "three", PrivateKey: true})
+		raw := as.rawAgent(t, dirA)
+		s1, s2 := raw.register(t), raw.register(t) // two live sessions of one agent
+		var cfg orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
+		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("first session did not get the job: %+v", cfg.Result)
+		}
+		crashed := time.Now()
+		// s1 "crashes" holding the job: s2 is not offered it and cannot take it.
+		var hb orchestrator.HeartbeatResponse
+		raw.post(t, orchestrator.PathHeartbeat, orchestrator.HeartbeatRequest{SessionToken: s2.Session.Token}, &hb)
+		if !hb.SessionValid || contains(jobIDs(hb.Jobs), job) {
+			t.Fatalf("held job offered to another session: %+v", hb)
+		}
+		var early orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s2.Session.Token, JobId: job}, &early)
+		if !early.JobCancelled {
+			t.Fatalf("another session took a held job: %+v", early.Result)
+		}
+		time.Sleep(time.Until(crashed.Add(agentLease + 1200*time.Millisecond)))
+		raw.post(t, orchestrator.PathHeartbeat, orchestrator.HeartbeatRequest{SessionToken: s2.Session.Token}, &hb)
+		if !contains(jobIDs(hb.Jobs), job) {
+			t.Fatalf("job not offered after the lease: %v", jobIDs(hb.Jobs))
+		}
+		var late orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s2.Session.Token, JobId: job}, &late)
+		if late.JobCancelled || late.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("job not available after the lease: %+v", late.Result)
+		}
+		var done orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s2.Session.Token, JobId: job, Status: 2}, &done)
+		if done.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("completion: %+v", done.Result)
+		}
+		// The crashed session's late report changes nothing.
+		var stale orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 4}, &stale)
+		if h := as.history(t, job); len(h) != 1 {
+			t.Fatalf("job history has %d attempts, want 1: %v", len(h), h)
+		}
+	})
+
+	t.Run("killed agent: the restarted agent runs the job once", func(t *testing.T) {
+		id4, _ := as.enrollStore(t, "four.example")
+		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id4, Alias: "four", PrivateKey: true})
 		raw := as.rawAgent(t, dirA)
 		s1 := raw.register(t)
 		var cfg orchestrator.ManagementConfig
@@ -418,23 +487,12 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
 			t.Fatalf("first session did not get the job: %+v", cfg.Result)
 		}
-		crashed := time.Now()
-		// s1 "crashes": it never completes. A new agent run does not see the job yet.
+		// The process dies; the agent restarts and registers again: it takes
+		// its job back at once.
 		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
 			t.Fatal(err)
 		}
-		ps := storefile.Store{Kind: storefile.PKCS12, Path: storeA, Password: "store-pass-1"}
-		items, _ := ps.Inventory()
-		for _, it := range items {
-			if it.Alias == "three" {
-				t.Fatal("the job ran while the crashed session held it")
-			}
-		}
-		time.Sleep(time.Until(crashed.Add(agentLease + 1200*time.Millisecond)))
-		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
-			t.Fatal(err)
-		}
-		items, err := ps.Inventory()
+		items, err := storefile.Store{Kind: storefile.PKCS12, Path: storeA, Password: "store-pass-1"}.Inventory()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -442,18 +500,13 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		for _, it := range items {
 			got = append(got, it.Alias)
 		}
-		if !contains(got, "three") || !contains(got, "web") {
-			t.Fatalf("store after rerun: %v", got)
+		if !contains(got, "four") || !contains(got, "web") {
+			t.Fatalf("store after the restart: %v", got)
 		}
-		h := as.history(t, job)
-		if len(h) != 1 {
-			t.Fatalf("job history has %d attempts, want 1: %v", len(h), h)
-		}
-		// The crashed session cannot complete the job afterwards.
-		var late orchestrator.CompleteResponse
-		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 4}, &late)
-		if h := as.history(t, job); len(h) != 1 {
-			t.Fatalf("late completion recorded: %v", h)
+		var stale orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 4}, &stale)
+		if h := as.history(t, job); len(h) != 1 || h[0]["Result"] == float64(4) {
+			t.Fatalf("job history: %v", h)
 		}
 	})
 
