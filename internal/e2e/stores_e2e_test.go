@@ -528,6 +528,21 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 		}
 	})
 
+	t.Run("Deploy, go-client legacy StoreIds and StoreTypes form", func(t *testing.T) {
+		legacyS := mkStore("PKCS12", 101, "legacy.p12", contA.Id, "legacy-store-pass", map[string]string{})
+		var out struct{ SuccessfulStores, FailedStores []string }
+		sxOK(t, in, "POST", "/Enrollment/PFX/Deploy", map[string]any{"StoreIds": []string{legacyS.ID},
+			"StoreTypes": []map[string]any{{"StoreTypeId": 101, "Alias": "legacy", "Overwrite": true, "Properties": []any{}}},
+			"CertificateId": cert3, "RequestId": req3, "Password": storePW}, &out)
+		if !sxSameSet(out.SuccessfulStores, []string{legacyS.ID}) || len(out.FailedStores) != 0 {
+			t.Fatalf("%+v", out)
+		}
+		landed("legacy-form deployment", legacyS, tp3)
+		info, err := exec.Command("openssl", "pkcs12", "-in", legacyS.Path, "-passin", "pass:legacy-store-pass", "-nokeys", "-clcerts").CombinedOutput()
+		if err != nil || !strings.Contains(string(info), "friendlyName: legacy") {
+			t.Errorf("the entry is not under the StoreTypes alias %q: %v\n%s", "legacy", err, info)
+		}
+	})
 	t.Run("history shows the deployment scheduled and completed", func(t *testing.T) {
 		sxEventually(t, "Deployed entries at scheduling and completion", 30*time.Second, func() bool {
 			var h []struct{ Action, Comment, Username string }
@@ -605,6 +620,54 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 	}
 	sxEventually(t, "includeLocations: the new certificate in the three stores, the old nowhere", 60*time.Second, func() bool {
 		return sxSameSet(sxStoreIDs(sxLocations(t, in, cert4)), []string{pemS.ID, p12S.ID, jksS.ID}) && len(sxLocations(t, in, cert1)) == 0
+	})
+
+	// ---- v2 renewal with InstallIntoExistingCertificateStores (absent = true) ----
+	renew := func(user, pass string, renewedID int32) (code int, r struct {
+		SuccessfulStores       []string
+		CertificateInformation struct {
+			KeyfactorId               int32
+			Thumbprint                string
+			StoreIdsInvalidForRenewal []string
+		}
+	}) {
+		t.Helper()
+		body := map[string]any{"Template": "WebServer", "Subject": "CN=web2.e2e.example.com", "Password": "Renew-Pass-123456",
+			"Timestamp": time.Now().UTC().Format(time.RFC3339), "RenewalCertificateId": renewedID}
+		if user == "" {
+			user, pass = "admin", adminPassword
+		}
+		code, b := sxV2(t, in, user, pass, body)
+		if code == 200 {
+			if err := json.Unmarshal(b, &r); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			t.Logf("renewal: %d %s", code, b)
+		}
+		return code, r
+	}
+	code, rn := renew("", "", cert4)
+	if code != 200 || !sxSameSet(rn.SuccessfulStores, []string{pemS.ID, p12S.ID, jksS.ID}) {
+		t.Fatalf("renewal into existing stores: %d %+v", code, rn)
+	}
+	cert5, tp5 := rn.CertificateInformation.KeyfactorId, strings.ToUpper(rn.CertificateInformation.Thumbprint)
+	for _, s := range all {
+		sxEventually(t, "renewed certificate replaced the old in "+s.Kind, 60*time.Second, func() bool {
+			tps := sxLeafThumbs(t, s.Kind, s.Path, s.Pass)
+			return sxHas(tps, tp5) && !sxHas(tps, tp4)
+		})
+	}
+	sxEventually(t, "includeLocations: the renewed certificate in the three stores", 60*time.Second, func() bool {
+		return sxSameSet(sxStoreIDs(sxLocations(t, in, cert5)), []string{pemS.ID, p12S.ID, jksS.ID})
+	})
+	t.Run("renewal by an operator of one container", func(t *testing.T) {
+		code, rn := renew("team-a-op", opPass, cert5)
+		if code != 200 || !sxSameSet(rn.SuccessfulStores, []string{p12S.ID}) ||
+			!sxSameSet(rn.CertificateInformation.StoreIdsInvalidForRenewal, []string{pemS.ID, jksS.ID}) {
+			t.Fatalf("%d %+v, want SuccessfulStores [PKCS12] and StoreIdsInvalidForRenewal [PEM JKS]", code, rn)
+		}
+		landed("operator's renewal", p12S, strings.ToUpper(rn.CertificateInformation.Thumbprint))
 	})
 
 	// ---- the agent is killed during a job; restarted, it completes the job once ----
