@@ -532,7 +532,7 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 		legacyS := mkStore("PKCS12", 101, "legacy.p12", contA.Id, "legacy-store-pass", map[string]string{})
 		var out struct{ SuccessfulStores, FailedStores []string }
 		sxOK(t, in, "POST", "/Enrollment/PFX/Deploy", map[string]any{"StoreIds": []string{legacyS.ID},
-			"StoreTypes": []map[string]any{{"StoreTypeId": 101, "Alias": "legacy", "Overwrite": true, "Properties": []any{}}},
+			"StoreTypes":    []map[string]any{{"StoreTypeId": 101, "Alias": "legacy", "Overwrite": true, "Properties": []any{}}},
 			"CertificateId": cert3, "RequestId": req3, "Password": storePW}, &out)
 		if !sxSameSet(out.SuccessfulStores, []string{legacyS.ID}) || len(out.FailedStores) != 0 {
 			t.Fatalf("%+v", out)
