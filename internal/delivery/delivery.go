@@ -266,3 +266,17 @@ func (s *Service) schedule(ctx context.Context, tx Tx, j Job, now time.Time) (st
 		CertificateID: j.CertificateID, Alias: j.Alias, Overwrite: j.Overwrite, EntryPassword: j.EntryPassword,
 		PrivateKey: j.PrivateKey, DueAt: j.DueAt, RequestedBy: j.RequestedBy, Source: j.Source}, now)
 }
+
+// CheckAlias validates an entry alias: at most 255 characters, no control
+// characters (it becomes a keystore alias or a file's friendly name).
+func CheckAlias(field, alias string) error {
+	if len(alias) > 255 {
+		return errs.Field(field, "must be at most 255 characters")
+	}
+	for _, r := range alias {
+		if r < 0x20 || r == 0x7f {
+			return errs.Field(field, "must not contain control characters")
+		}
+	}
+	return nil
+}

@@ -406,6 +406,7 @@ func TestDeploy(t *testing.T) {
 				{"no stores", delivery.DeployRequest{CertificateID: rec.ID, Password: pw}, "Stores"},
 				{"bad GUID", delivery.DeployRequest{CertificateID: rec.ID, Password: pw, Stores: []delivery.Target{{StoreID: "nope"}}}, "Stores[0].StoreId"},
 				{"twice", delivery.DeployRequest{CertificateID: rec.ID, Password: pw, Stores: s, StoreIDs: []string{e.pem.ID}}, "StoreIds[0]"},
+				{"alias too long", delivery.DeployRequest{CertificateID: rec.ID, Password: pw, Stores: []delivery.Target{{StoreID: e.pem.ID, Alias: strings.Repeat("a", 256)}}}, "Stores[0].Alias"},
 				{"store type 0", delivery.DeployRequest{CertificateID: rec.ID, Password: pw, StoreIDs: []string{e.pem.ID},
 					StoreTypes: []delivery.StoreTypeDefaults{{}}}, "StoreTypes[0].StoreTypeId"},
 			} {
@@ -572,6 +573,7 @@ func TestCheckTargets(t *testing.T) {
 			{"twice", e.admin, []delivery.Target{{StoreID: e.pem.ID}, {StoreID: strings.ToUpper(e.pem.ID)}}, errs.Invalid, "Stores[1].StoreId"},
 			{"unknown", e.admin, []delivery.Target{{StoreID: "0b3a8c1e-7d7f-4d8e-9a55-2f1e5c0d9a11"}}, errs.Invalid, "Stores[0].StoreId"},
 			{"other container", pA, []delivery.Target{{StoreID: e.p12.ID}, {StoreID: e.jks.ID}}, errs.Forbidden, "Stores[1].StoreId"},
+			{"alias with a newline", e.admin, []delivery.Target{{StoreID: e.pem.ID, Alias: "a\nb"}}, errs.Invalid, "Stores[0].Alias"},
 			{"no container, container grant only", pA, []delivery.Target{{StoreID: e.pem.ID}}, errs.Forbidden, "Stores[0].StoreId"},
 		} {
 			t.Run(c.name, func(t *testing.T) {

@@ -45,6 +45,9 @@ func (r *DeployRequest) Validate() error {
 	if r.Password == "" {
 		return errs.Field("Password", "is required: the password given (or generated) at enrollment")
 	}
+	if len(r.Password) > 256 {
+		return errs.Field("Password", "must be at most 256 characters")
+	}
 	if len(r.Stores) == 0 && len(r.StoreIDs) == 0 {
 		return errs.Field("Stores", "at least one certificate store is required (Stores, or the legacy StoreIds)")
 	}
@@ -59,6 +62,9 @@ func (r *DeployRequest) Validate() error {
 			return errs.Field(f, "certificate store %s is listed twice", id)
 		}
 		seen[id], r.Stores[i].StoreID = true, id
+		if err := CheckAlias("Stores["+strconv.Itoa(i)+"].Alias", r.Stores[i].Alias); err != nil {
+			return err
+		}
 	}
 	for i := range r.StoreIDs {
 		f := "StoreIds[" + strconv.Itoa(i) + "]"
@@ -81,6 +87,9 @@ func (r *DeployRequest) Validate() error {
 			return errs.Field(f, "store type %d is listed twice", t.StoreTypeID)
 		}
 		types[t.StoreTypeID] = true
+		if err := CheckAlias("StoreTypes["+strconv.Itoa(i)+"].Alias", t.Alias); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -227,6 +236,9 @@ func (r ReplaceRequest) Validate() error {
 	}
 	if r.ExistingCertificateID <= 0 {
 		return errs.Field("ExistingCertificateId", "is required: the certificate to replace in the stores that hold it")
+	}
+	if len(r.Password) > 256 {
+		return errs.Field("Password", "must be at most 256 characters")
 	}
 	return nil
 }

@@ -58,6 +58,9 @@ func (s *Service) CheckTargets(ctx context.Context, p *auth.Principal, targets [
 			return nil, errs.Field(field, "certificate store %s is listed twice", id)
 		}
 		seen[id] = true
+		if err := CheckAlias("Stores["+strconv.Itoa(i)+"].Alias", t.Alias); err != nil {
+			return nil, err
+		}
 		_, ref, err := s.resolve(ctx, p, id)
 		if err != nil {
 			return nil, err

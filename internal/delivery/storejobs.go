@@ -44,6 +44,9 @@ func checkStoreList(stores []Target) error {
 			return errs.Field(f, "certificate store %s is listed twice", id)
 		}
 		seen[id], stores[i].StoreID = true, id
+		if err := CheckAlias("CertificateStores["+strconv.Itoa(i)+"].Alias", stores[i].Alias); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -119,6 +122,9 @@ func (s *Service) Remove(ctx context.Context, p *auth.Principal, r RemoveRequest
 		return nil, errs.Field("CertificateId", "must be a positive certificate id")
 	}
 	if err := checkStoreList(r.Stores); err != nil {
+		return nil, err
+	}
+	if err := CheckAlias("Alias", r.Alias); err != nil {
 		return nil, err
 	}
 	var rec *certificate.Record
