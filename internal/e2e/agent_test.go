@@ -3,8 +3,12 @@ package e2e
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -350,6 +354,25 @@ func runAgentProtocol(t *testing.T, dsn string) {
 	t.Run("register with a one-time token", func(t *testing.T) {
 		var tok struct{ Token string }
 		as.api(t, "POST", "/Agents/RegistrationTokens", map[string]any{"Description": "host-b", "ValidMinutes": 10}, nil, &tok)
+		// Refused requests do not use the token up.
+		csrJSON, _ := json.Marshal(testCSR(t))
+		for field, body := range map[string]string{
+			"CSR:":     `{"ClientMachine":"host-b","CSR":"not a CSR"}`,
+			"AgentId:": `{"ClientMachine":"host-b","AgentId":"` + idA + `","CSR":` + string(csrJSON) + `}`,
+		} {
+			req, _ := http.NewRequest("POST", as.url+"/KeyfactorAgents/Session/Register", strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+tok.Token)
+			resp, err := as.httpClient().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var rr orchestrator.ResultResponse
+			json.NewDecoder(resp.Body).Decode(&rr)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusBadRequest || rr.Result.Error == nil || !strings.HasPrefix(rr.Result.Error.Message, field) {
+				t.Fatalf("%s: HTTP %d %+v, want 400 about %s", body, resp.StatusCode, rr.Result.Error, field)
+			}
+		}
 		dirB := t.TempDir()
 		cfg := as.agentConfig(dirB, "host-b")
 		cfg.Token = tok.Token
@@ -534,4 +557,18 @@ func runAgentProtocol(t *testing.T, dsn string) {
 			t.Fatalf("heartbeat with a revoked certificate: %+v", hb)
 		}
 	})
+}
+
+// testCSR is a PEM CSR for a fresh key.
+func testCSR(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "csr"}}, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 }

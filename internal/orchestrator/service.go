@@ -30,6 +30,7 @@ import (
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/ca"
 	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -216,7 +217,7 @@ func (s *Service) clientAgent(ctx context.Context, cert *x509.Certificate) (stor
 	tp := thumbprint(cert.Raw)
 	rec, err := s.o.Repo.CertificateByThumbprint(ctx, tp)
 	if err != nil {
-		if s.o.IsNotFound(err) {
+		if s.isNotFound(err) {
 			return stores.Agent{}, fail(CodeCertInvalid, "the client certificate %s is not an agent certificate of this server", tp)
 		}
 		return stores.Agent{}, err
@@ -226,7 +227,7 @@ func (s *Service) clientAgent(ctx context.Context, cert *x509.Certificate) (stor
 	}
 	a, err := s.o.Catalogue.AgentByThumbprint(ctx, tp)
 	if err != nil {
-		if s.o.IsNotFound(err) || isNotFoundErr(err) {
+		if s.isNotFound(err) {
 			return stores.Agent{}, fail(CodeCertInvalid, "no agent holds the client certificate %s (it was replaced or the agent reset)", tp)
 		}
 		return stores.Agent{}, err
@@ -265,9 +266,13 @@ func (s *Service) bootstrap(ctx context.Context, header, clientMachine string) (
 	return "", &Failure{Code: CodeUnauthenticated, Message: "register with the agent's client certificate, HTTP Basic credentials or a registration token", HTTP: 401}
 }
 
-func isNotFoundErr(err error) bool {
-	var e interface{ Error() string }
-	return errors.As(err, &e) && strings.Contains(strings.ToLower(err.Error()), "not found")
+// isNotFound recognises a missing row or a domain NotFound error.
+func (s *Service) isNotFound(err error) bool {
+	if s.o.IsNotFound != nil && s.o.IsNotFound(err) {
+		return true
+	}
+	var e *errs.Error
+	return errors.As(err, &e) && e.Kind == errs.NotFound
 }
 
 // ---- registration ----
@@ -318,17 +323,28 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 	if c.Cert != nil && strings.TrimSpace(c.Authorization) == "" {
 		return s.registerMTLS(ctx, c.Cert, req)
 	}
+	// Everything that can be checked is checked before a one-time token is
+	// used up.
+	if req.CSR == nil || strings.TrimSpace(*req.CSR) == "" {
+		return RegisterResponse{}, &Failure{Code: CodeBadRequest, Message: "CSR: is required to register without a client certificate", HTTP: 400}
+	}
+	csr, err := decodeCSR(*req.CSR)
+	if err != nil {
+		return RegisterResponse{}, err
+	}
+	bearer := strings.HasPrefix(strings.ToLower(strings.TrimSpace(c.Authorization)), "bearer ")
+	if req.AgentId != "" && bearer {
+		return RegisterResponse{}, &Failure{Code: CodeBadRequest, HTTP: 400,
+			Message: "AgentId: a registration token registers a new agent; re-enroll an existing agent with its client certificate or HTTP Basic"}
+	}
 	actor, err := s.bootstrap(ctx, c.Authorization, req.ClientMachine)
 	if err != nil {
 		return RegisterResponse{}, err
 	}
-	if req.CSR == nil || strings.TrimSpace(*req.CSR) == "" {
-		return RegisterResponse{}, &Failure{Code: CodeBadRequest, Message: "CSR: is required to register without a client certificate", HTTP: 400}
-	}
 	var agent stores.Agent
 	if req.AgentId != "" {
 		if agent, err = s.o.Catalogue.Agent(ctx, req.AgentId); err != nil {
-			if s.o.IsNotFound(err) || isNotFoundErr(err) {
+			if s.isNotFound(err) {
 				return RegisterResponse{}, fail(CodeBadRequest, "AgentId: agent %s does not exist; register with an empty AgentId", req.AgentId)
 			}
 			return RegisterResponse{}, err
@@ -336,8 +352,11 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 		if agent.Status == stores.AgentDisapproved {
 			return RegisterResponse{}, fail(CodeDisapproved, "agent %s is disapproved", agent.AgentID)
 		}
+		if !strings.EqualFold(agent.ClientMachine, req.ClientMachine) {
+			return RegisterResponse{}, fail(CodeBadRequest, "ClientMachine: agent %s is %q, not %q", agent.AgentID, agent.ClientMachine, req.ClientMachine)
+		}
 	}
-	cert, err := s.issue(ctx, *req.CSR, req.ClientMachine, actor)
+	cert, err := s.issue(ctx, csr, req.ClientMachine, actor)
 	if err != nil {
 		return RegisterResponse{}, err
 	}
@@ -375,7 +394,11 @@ func (s *Service) registerMTLS(ctx context.Context, cert *x509.Certificate, req 
 	var newCert *x509.Certificate
 	if req.CSR != nil && strings.TrimSpace(*req.CSR) != "" {
 		// Renewal of the client certificate before it expires.
-		if newCert, err = s.issue(ctx, *req.CSR, agent.ClientMachine, "agent:"+agent.AgentID); err != nil {
+		csr, err := decodeCSR(*req.CSR)
+		if err != nil {
+			return RegisterResponse{}, err
+		}
+		if newCert, err = s.issue(ctx, csr, agent.ClientMachine, "agent:"+agent.AgentID); err != nil {
 			return RegisterResponse{}, err
 		}
 		agent.Thumbprint = thumbprint(newCert.Raw)
@@ -422,11 +445,7 @@ var oidCommonName = asn1.ObjectIdentifier{2, 5, 4, 3}
 
 // issue signs an agent client certificate for the CSR's key and records it
 // as a certificate, so it shows in the inventory and can be revoked.
-func (s *Service) issue(ctx context.Context, csrText, clientMachine, actor string) (*x509.Certificate, error) {
-	csr, err := decodeCSR(csrText)
-	if err != nil {
-		return nil, err
-	}
+func (s *Service) issue(ctx context.Context, csr *x509.CertificateRequest, clientMachine, actor string) (*x509.Certificate, error) {
 	resp, err := s.o.Issuer.Issue(ctx, &ca.IssueRequest{
 		PublicKey: csr.PublicKey,
 		Subject:   pkix.RDNSequence{{{Type: oidCommonName, Value: clientMachine}}},
@@ -466,7 +485,7 @@ func (s *Service) issue(ctx context.Context, csrText, clientMachine, actor strin
 func decodeCSR(text string) (*x509.CertificateRequest, error) {
 	csr, err := parseCSR([]byte(text))
 	if err != nil {
-		return nil, fail(CodeBadRequest, "%v", err)
+		return nil, &Failure{Code: CodeBadRequest, Message: err.Error(), HTTP: 400}
 	}
 	return csr, nil
 }
@@ -507,7 +526,7 @@ func (s *Service) session(ctx context.Context, c Caller, token string) (stores.A
 	h := hashToken(token)
 	sess, err := s.o.Repo.Session(ctx, h)
 	if err != nil {
-		if s.o.IsNotFound(err) {
+		if s.isNotFound(err) {
 			return agent, "", fail(CodeSession, "SessionToken: no valid session; register again")
 		}
 		return agent, "", err
@@ -701,7 +720,7 @@ func (s *Service) entryContents(ctx context.Context, j jobs.Job, rec certificate
 	}
 	sealed, err := s.o.Repo.RetainedKey(ctx, rec.ID)
 	if err != nil {
-		if s.o.IsNotFound(err) {
+		if s.isNotFound(err) {
 			return s.impossible(ctx, j, fmt.Sprintf("certificate %d has no retained private key to deliver", rec.ID))
 		}
 		return err
