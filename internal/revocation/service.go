@@ -63,6 +63,9 @@ func New(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
+	if o.IsNotFound == nil {
+		o.IsNotFound = func(error) bool { return false }
+	}
 	if o.CRLValidity <= 0 {
 		o.CRLValidity = DefaultCRLValidity
 	}
