@@ -562,18 +562,34 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 
 	// ---- CertificateStores/Certificates/Add and /Remove ----
 	t.Run("Certificates Add then Remove", func(t *testing.T) {
-		var ids []string
-		sxOK(t, in, "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": cert3,
-			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID, "Alias": "extra", "IncludePrivateKey": true,
-				"EntryPassword": map[string]any{"SecretValue": "Extra-Entry-Pass-1"}}},
-			"Schedule": map[string]any{"Immediate": true}}, &ids)
+		// Through the SDK's CertificateStoreApi, as a client would.
+		imm := kfv1.NewKeyfactorCommonSchedulingKeyfactorSchedule()
+		imm.SetImmediate(true)
+		entry := kfv1.NewCSSCMSDataModelModelsCertificateStoreEntry(jksS.ID)
+		entry.SetAlias("extra")
+		entry.SetIncludePrivateKey(true)
+		secret := kfv1.NewCSSCMSDataModelModelsKeyfactorAPISecret()
+		secret.SetSecretValue("Extra-Entry-Pass-1")
+		entry.SetEntryPassword(*secret)
+		ids, _, err := c1.CertificateStoreApi.NewCreateCertificateStoresCertificatesAddRequest(ctx).CertificateStoresAddCertificateRequest(
+			*kfv1.NewCertificateStoresAddCertificateRequest(cert3, []kfv1.CSSCMSDataModelModelsCertificateStoreEntry{*entry}, *imm)).Execute()
+		if err != nil {
+			code, msg := sxSDKErr(err)
+			t.Fatalf("Certificates/Add: %d %s", code, msg)
+		}
 		if len(ids) != 1 {
 			t.Fatalf("Add answered %v, want one job id", ids)
 		}
 		landed("added certificate", jksS, tp3)
-		sxOK(t, in, "POST", "/CertificateStores/Certificates/Remove", map[string]any{
-			"CertificateStores": []map[string]any{{"CertificateStoreId": jksS.ID, "Alias": "extra"}},
-			"Schedule":          map[string]any{"Immediate": true}}, &ids)
+		loc := kfv1.NewCSSCMSDataModelModelsCertificateLocationSpecifier()
+		loc.SetCertificateStoreId(jksS.ID)
+		loc.SetAlias("extra")
+		ids, _, err = c1.CertificateStoreApi.NewCreateCertificateStoresCertificatesRemoveRequest(ctx).CertificateStoresRemoveCertificateRequest(
+			*kfv1.NewCertificateStoresRemoveCertificateRequest([]kfv1.CSSCMSDataModelModelsCertificateLocationSpecifier{*loc}, *imm)).Execute()
+		if err != nil || len(ids) != 1 {
+			code, msg := sxSDKErr(err)
+			t.Fatalf("Certificates/Remove: %v %d %s", ids, code, msg)
+		}
 		sxEventually(t, "removed from the JKS store", 60*time.Second, func() bool {
 			tps := sxLeafThumbs(t, "JKS", jksS.Path, jksS.Pass)
 			return len(tps) > 0 && !sxHas(tps, tp3)
