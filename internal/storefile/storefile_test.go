@@ -10,6 +10,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"os/exec"
@@ -451,5 +452,58 @@ func TestStore_PEMCertificateList(t *testing.T) {
 	items, _ = s.Inventory()
 	if len(items) != 1 || items[0].Alias != Thumbprint(p.inter.Raw) {
 		t.Fatalf("after remove: %+v", aliases(items))
+	}
+}
+
+// TestStore_JKSEntryPassword: a key entry protected by its own password
+// opens with it in keytool, not with the store password.
+func TestStore_JKSEntryPassword(t *testing.T) {
+	p := newPKI(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "entry.jks")
+	s := Store{Kind: JKS, Path: path, Password: "store-pass-1", CreateIfMissing: true}
+	e := p.leaf(t, "entry.example", true)
+	e.Alias, e.Password = "own", "entry-pass-2"
+	if err := s.Add(e, false); err != nil {
+		t.Fatal(err)
+	}
+	export := func(keypass string) error {
+		out, err := exec.Command("keytool", "-importkeystore", "-srckeystore", path, "-srcstorepass", "store-pass-1", "-srcstoretype", "JKS",
+			"-srcalias", "own", "-srckeypass", keypass, "-destkeystore", filepath.Join(dir, "out-"+keypass+".p12"), "-deststoretype", "PKCS12",
+			"-deststorepass", "dest-pass-3", "-destkeypass", "dest-pass-3", "-noprompt").CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return nil
+	}
+	if err := export("entry-pass-2"); err != nil {
+		t.Fatalf("keytool with the entry password: %v", err)
+	}
+	if err := export("store-pass-1"); err == nil {
+		t.Fatal("keytool opened the entry with the store password")
+	}
+}
+
+// TestStore_KeytoolPKCS12 reads a PKCS12-type keystore keytool made and
+// adds to it; keytool still reads both entries.
+func TestStore_KeytoolPKCS12(t *testing.T) {
+	p := newPKI(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kt.p12")
+	run(t, "keytool", "-genkeypair", "-keystore", path, "-storetype", "PKCS12", "-storepass", "kt-pass-1",
+		"-alias", "fromkeytool", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=keytool", "-validity", "2")
+	s := Store{Kind: JKS, KeystoreType: "PKCS12", Path: path, Password: "kt-pass-1"}
+	items, err := s.Inventory()
+	if err != nil || len(items) != 1 || items[0].Alias != "fromkeytool" || !items[0].PrivateKeyEntry {
+		t.Fatalf("keytool PKCS12: %+v %v", items, err)
+	}
+	e := p.leaf(t, "added.example", false)
+	e.Alias = "added"
+	if err := s.Add(e, false); err != nil {
+		t.Fatal(err)
+	}
+	out := run(t, "keytool", "-list", "-keystore", path, "-storepass", "kt-pass-1", "-storetype", "PKCS12")
+	if !strings.Contains(out, "Your keystore contains 2 entries") || !strings.Contains(out, "fromkeytool,") || !strings.Contains(out, "added,") {
+		t.Fatalf("keytool after add:\n%s", out)
 	}
 }
