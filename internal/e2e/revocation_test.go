@@ -400,6 +400,14 @@ func runRevocation(t *testing.T, in *pkiInstance) {
 		if code, msg := sdkStatus(err); code != 404 || !strings.Contains(msg, "987654") {
 			t.Errorf("unknown id: %d %q", code, msg)
 		}
+		for _, path := range []string{"/Certificates/987654/History", "/Certificates/987654/Validate"} {
+			if code, b := in.call(t, "GET", path, "admin", adminPassword, ""); code != 404 || !strings.Contains(string(b), "987654") {
+				t.Errorf("GET %s: %d %s", path, code, b)
+			}
+		}
+		if code, b := in.call(t, "GET", "/Certificates/1/History?SortField=Nope", "admin", adminPassword, ""); code != 400 || !strings.Contains(string(b), "SortField: ") {
+			t.Errorf("History SortField=Nope: %d %s", code, b)
+		}
 		for _, tt := range []struct{ body, field string }{
 			{`{"CertificateIds":[` + strconv.Itoa(int(a.id)) + `],"Reason":7}`, "Reason: "},
 			{`{"CertificateIds":[],"Reason":1}`, "CertificateIds: "},
