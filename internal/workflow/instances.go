@@ -316,23 +316,26 @@ func mayApprove(p *auth.Principal, st Step) bool {
 	return false
 }
 
-// issuing guards against issuing one instance twice in this process (the
-// synchronous path and the background resume).
-func (s *Service) claim(id string) bool {
+// claim guards against issuing one instance twice in this process (the
+// synchronous path after the final approval and the background resume). A
+// caller that finds the instance being issued gets the channel that closes
+// when that issuance ends.
+func (s *Service) claim(id string) (bool, <-chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inflight == nil {
-		s.inflight = map[string]bool{}
+		s.inflight = map[string]chan struct{}{}
 	}
-	if s.inflight[id] {
-		return false
+	if ch, busy := s.inflight[id]; busy {
+		return false, ch
 	}
-	s.inflight[id] = true
-	return true
+	s.inflight[id] = make(chan struct{})
+	return true, nil
 }
 
 func (s *Service) release(id string) {
 	s.mu.Lock()
+	close(s.inflight[id])
 	delete(s.inflight, id)
 	s.mu.Unlock()
 }
@@ -342,7 +345,12 @@ var errNotRunning = errors.New("workflow instance is no longer running")
 // issue hands an approved instance to the Issuer; the certificate and the
 // instance's completion commit together.
 func (s *Service) issue(ctx context.Context, id string) error {
-	if !s.claim(id) {
+	ok, busy := s.claim(id)
+	if !ok {
+		select { // another goroutine is issuing it: wait, so the caller sees the outcome
+		case <-busy:
+		case <-ctx.Done():
+		}
 		return nil
 	}
 	defer s.release(id)
@@ -353,7 +361,8 @@ func (s *Service) issue(ctx context.Context, id string) error {
 	if in.Status != StatusRunning {
 		return nil
 	}
-	if s.o.Issuer == nil {
+	iss := s.issuer()
+	if iss == nil {
 		return errors.New("no issuer wired")
 	}
 	snap, err := s.o.Open(in.Sealed, RequestAAD(in.RequestID))
@@ -366,7 +375,7 @@ func (s *Service) issue(ctx context.Context, id string) error {
 			approvers = append(approvers, sg.AccountName)
 		}
 	}
-	_, err = s.o.Issuer.IssueHeld(ctx, snap, Issuance{RequestID: in.RequestID, RequesterID: in.RequesterID, RequesterName: in.RequesterName,
+	_, err = iss.IssueHeld(ctx, snap, Issuance{RequestID: in.RequestID, RequesterID: in.RequesterID, RequesterName: in.RequesterName,
 		Approvers: approvers, Within: func(ctx context.Context, st Store, certID int64) error {
 			cur, err := st.LockWorkflowInstance(ctx, id)
 			if err != nil {
@@ -495,7 +504,7 @@ func (s *Service) Expire(ctx context.Context) (int, error) {
 // Resume issues instances that were approved but not yet issued (a restart
 // between the approval's commit and the issuance).
 func (s *Service) Resume(ctx context.Context) error {
-	if s.o.Issuer == nil {
+	if s.issuer() == nil {
 		return nil // not wired yet (the server is still starting)
 	}
 	ins, err := s.o.Store.WorkflowInstances(ctx, InstanceFilter{Statuses: []Status{StatusRunning}})

@@ -298,9 +298,9 @@ type Service struct {
 	o    Options
 	kick chan struct{}
 
-	mu       sync.Mutex      // guards inflight
-	inflight map[string]bool // instances being issued by this process
-	sendMu   sync.Mutex      // one webhook sender at a time in this process
+	mu       sync.Mutex               // guards inflight and o.Issuer
+	inflight map[string]chan struct{} // instances being issued by this process
+	sendMu   sync.Mutex               // one webhook sender at a time in this process
 }
 
 // New builds the service.
@@ -337,7 +337,18 @@ func New(o Options) *Service {
 
 // SetIssuer sets the issuer after construction: enroll and workflow refer
 // to each other, so the composition root builds one, then the other.
-func (s *Service) SetIssuer(i Issuer) { s.o.Issuer = i }
+func (s *Service) SetIssuer(i Issuer) {
+	s.mu.Lock()
+	s.o.Issuer = i
+	s.mu.Unlock()
+}
+
+// issuer reads the issuer (the background loop runs while the server wires it).
+func (s *Service) issuer() Issuer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.o.Issuer
+}
 
 func (s *Service) now() time.Time { return s.o.Now().UTC().Truncate(time.Second) }
 
