@@ -7,7 +7,9 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"database/sql"
 	"errors"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -32,10 +34,27 @@ type fakeClock struct {
 func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// auditCount counts audit_log entries with the action, read with a
+// separate connection to the SQLite file.
+func (f *fixture) auditCount(t *testing.T, action string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(f.dir, "certdock.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.QueryRow(`SELECT count(*) FROM audit_log WHERE action = ?`, action).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
 // fixture is a real SQLite store with a bootstrapped CA, certificates
 // issued by it and recorded in the inventory, and the service under test.
 type fixture struct {
 	db    *sqlstore.DB
+	dir   string // holds the SQLite file certdock.db
 	svc   *revocation.Service
 	clock *fakeClock
 	ca    *embedded.CA
@@ -53,7 +72,8 @@ type issued struct {
 func newFixture(t testing.TB, n int) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	dir := t.TempDir()
+	db, err := sqlstore.Open(ctx, "", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +92,7 @@ func newFixture(t testing.TB, n int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{db: db, clock: clock, ca: c, root: m.RootCert, caID: caID, admin: auth.NewPrincipal(1, "admin", nil, nil)}
+	f := &fixture{db: db, dir: dir, clock: clock, ca: c, root: m.RootCert, caID: caID, admin: auth.NewPrincipal(1, "admin", nil, nil)}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	for i := range n {
 		resp, err := c.Issue(ctx, &ca.IssueRequest{PublicKey: key.Public(),

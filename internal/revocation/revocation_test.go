@@ -116,6 +116,10 @@ func TestRevoke_Transitions(t *testing.T) {
 			}
 		})
 	}
+	// hold, release, hold, revoke of a; b and c in the last batch.
+	if n := f.auditCount(t, "certificate.revoke"); n != 6 {
+		t.Errorf("%d audit entries, want 6", n)
+	}
 	h, err := f.svc.History(ctx, a)
 	if err != nil {
 		t.Fatal(err)
