@@ -35,12 +35,6 @@ func (q Q) DeliveryEnrollment(ctx context.Context, certID int64) (delivery.Enrol
 	return scanDelivery(q.row(ctx, deliverySelect+` WHERE certificate_id = ?`, certID))
 }
 
-// DeliveryEnrollmentByRequest returns the delivery record of the
-// certificate issued for a request.
-func (q Q) DeliveryEnrollmentByRequest(ctx context.Context, requestID int64) (delivery.Enrollment, error) {
-	return scanDelivery(q.row(ctx, deliverySelect+` WHERE request_id = ?`, requestID))
-}
-
 // CertificateIDForRequest returns the certificate issued for a request.
 func (q Q) CertificateIDForRequest(ctx context.Context, requestID int64) (int64, error) {
 	var id sql.NullInt64
