@@ -49,7 +49,7 @@ type agentServer struct {
 
 // serveOn serves the same server on another listener until the test ends.
 func (as *agentServer) serveOn(t *testing.T, ln net.Listener) {
-	hs := &http.Server{Handler: as.handler, TLSConfig: as.tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: as.handler, TLSConfig: as.tlsCfg.Clone(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() {
@@ -84,7 +84,7 @@ func startAgentServer(t *testing.T, dsn string) *agentServer {
 		t.Fatal(err)
 	}
 	handler := s.Handler()
-	hs := &http.Server{Handler: handler, TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: handler, TLSConfig: tlsCfg.Clone(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
 	t.Cleanup(func() {
