@@ -481,6 +481,22 @@ func runWorkflowDeny(t *testing.T, dsn string) {
 		t.Errorf("deny without comment: %d %s", code, b)
 	}
 
+	// alice sees her requests; an administrator stops a waiting one.
+	stopMe := enrollPending(t, alice, cast.patternID, "stopped.example.com", "alice-pfx-password-5")
+	mine, _, err := alice.WorkflowInstanceApi.NewGetWorkflowInstancesMyRequest(ctx).Execute()
+	if err != nil || len(mine) != 2 {
+		t.Fatalf("alice's instances: %d %v", len(mine), err)
+	}
+	if _, err := bob.WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdStopRequest(ctx, stopMe.GetWorkflowInstanceId()).Execute(); err == nil || !strings.Contains(sdkErr(err), "403") {
+		t.Fatalf("stop without the manage permission: %v", err)
+	}
+	if _, err := srv.sdkAs(t, "admin", adminPassword).WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdStopRequest(ctx, stopMe.GetWorkflowInstanceId()).Execute(); err != nil {
+		t.Fatalf("stop: %s", sdkErr(err))
+	}
+	if st, _ := statusOf(t, bob, stopMe.GetWorkflowInstanceId()); st != 6 {
+		t.Fatalf("stopped instance status %d", st)
+	}
+
 	// Expiry: restart with a short approval timeout; the background loop
 	// expires the waiting request and it can no longer be approved.
 	srv.stop()
