@@ -411,6 +411,45 @@ func runLifecycle(t *testing.T, dsn string) {
 		}
 	})
 
+	// Terraform's flow: enroll with x-certificateformat STORE (no key in the
+	// answer), then fetch the PFX with Recover, even where the template does
+	// not retain keys (ClientAuth).
+	t.Run("Recover_AfterSTORE", func(t *testing.T) {
+		req := kfv1.NewEnrollmentPFXEnrollmentRequest()
+		req.SetTemplate("ClientAuth")
+		req.SetSubject("CN=stored.example.com")
+		req.SetPassword(pw)
+		req.SetTimestamp(time.Now().UTC())
+		resp, _, err := c.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XCertificateformat("STORE").EnrollmentPFXEnrollmentRequest(*req).Execute()
+		if err != nil {
+			t.Fatalf("POST Enrollment/PFX STORE: %s", sdkErr(err))
+		}
+		info := resp.GetCertificateInformation()
+		if info.GetPkcs12Blob() != "" {
+			t.Fatal("STORE enrollment answered key material")
+		}
+		rr := kfv1.NewCertificatesCertificateRecoveryRequest(pw)
+		rr.SetCertID(info.GetKeyfactorId())
+		rec, _, err := c.CertificateApi.NewCreateCertificatesRecoverRequest(ctx).XCertificateformat("PFX").CertificatesCertificateRecoveryRequest(*rr).Execute()
+		if err != nil {
+			t.Fatalf("Recover after STORE: %s", sdkErr(err))
+		}
+		b, err := base64.StdEncoding.DecodeString(rec.GetPFX())
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, leaf, _, err := pkcs12.DecodeChain(b, pw)
+		if err != nil {
+			t.Fatalf("go-pkcs12: %v", err)
+		}
+		if !strings.EqualFold(fmt.Sprintf("%X", sha1sum(leaf.Raw)), info.GetThumbprint()) {
+			t.Errorf("recovered leaf %X, enrolled %s", sha1sum(leaf.Raw), info.GetThumbprint())
+		}
+		if signer, ok := key.(crypto.Signer); !ok || !signer.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(leaf.PublicKey) {
+			t.Error("recovered key does not match the certificate")
+		}
+	})
+
 	t.Run("Recover_Rejected", func(t *testing.T) {
 		noKey := enrollPFX(t, "ClientAuth", "nokey.example.com")
 		// A reader: may download, may not recover.

@@ -253,8 +253,13 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 			}
 		}
 	}
+	// A key the template would not retain, kept only so that v2 Stores jobs
+	// can deliver it, is not recoverable. STORE and REPLACE are different:
+	// the key never left the server, and Keyfactor's clients (Terraform)
+	// fetch it with POST /Certificates/Recover after a STORE enrollment, so
+	// it stays recoverable like a retained key.
 	keyForDeliveryOnly := false
-	if pl.deliver {
+	if pl.deliver && (req.pfx == nil || (req.pfx.Format != FormatSTORE && req.pfx.Format != FormatREPLACE)) {
 		keyForDeliveryOnly, _ = retention(pl, issued.Certificate, now)
 		keyForDeliveryOnly = !keyForDeliveryOnly
 	}
