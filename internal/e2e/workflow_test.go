@@ -481,6 +481,14 @@ func runWorkflowDeny(t *testing.T, dsn string) {
 		t.Errorf("deny without comment: %d %s", code, b)
 	}
 
+	// A CSR enrollment cannot wait, so a gated pattern refuses it: the
+	// definition cannot be bypassed with a CSR.
+	csr, _ := opensslCSR(t, t.TempDir(), "gated", "ec", "/CN=csr.gated.example.com", "-pkeyopt", "ec_paramgen_curve:P-256")
+	body, _ := json.Marshal(map[string]any{"CSR": csr, "EnrollmentPatternId": cast.patternID, "Timestamp": time.Now().UTC().Format(time.RFC3339)})
+	if code, b := srv.callAs(t, "admin", adminPassword, "POST", "/Enrollment/CSR", string(body), map[string]string{"x-certificateformat": "PEM"}); code != 400 || !strings.Contains(string(b), "requires approval") {
+		t.Fatalf("CSR enrollment on a gated pattern: %d %s", code, b)
+	}
+
 	// alice sees her requests; an administrator stops a waiting one.
 	stopMe := enrollPending(t, alice, cast.patternID, "stopped.example.com", "alice-pfx-password-5")
 	mine, _, err := alice.WorkflowInstanceApi.NewGetWorkflowInstancesMyRequest(ctx).Execute()

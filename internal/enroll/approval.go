@@ -25,6 +25,9 @@ type Approvals interface {
 	// when it does, records it (request row, sealed Snapshot, workflow
 	// instance) before answering Held.
 	Hold(ctx context.Context, p *auth.Principal, h Held) (HoldResult, error)
+	// Needs reports whether an enrollment for the pattern or template would
+	// wait (CSR enrollments, which cannot wait, are refused when it does).
+	Needs(ctx context.Context, patternID, templateID *int64, flag bool) (bool, error)
 }
 
 // Held describes a checked PFX enrollment to the approval hook.
@@ -127,6 +130,20 @@ func (s snapSANs) sans() (pki.SANs, error) {
 // when the enrollment waits (out carries the pending answer).
 func (s *Service) hold(ctx context.Context, p *auth.Principal, req *request, pl *plan) (*outcome, bool, error) {
 	flag := (pl.pattern != nil && pl.pattern.RequiresApproval) || (pl.template != nil && pl.template.RequiresApproval)
+	if s.o.Approvals != nil && req.pfx == nil {
+		var pid, tid *int64
+		if pl.pattern != nil {
+			pid = &pl.pattern.ID
+		}
+		if pl.template != nil {
+			tid = &pl.template.ID
+		}
+		needs, err := s.o.Approvals.Needs(ctx, pid, tid, flag)
+		if err != nil {
+			return nil, false, err
+		}
+		flag = needs
+	}
 	if s.o.Approvals == nil || req.pfx == nil || req.held != nil {
 		if flag && req.held == nil {
 			what := "approval workflows are not enabled on this server"

@@ -37,6 +37,10 @@ func (h *holder) Hold(ctx context.Context, p *auth.Principal, e enroll.Held) (en
 	return enroll.HoldResult{Held: true, RequestID: id, InstanceID: "inst-1", Message: "waiting"}, err
 }
 
+func (h *holder) Needs(ctx context.Context, patternID, templateID *int64, flag bool) (bool, error) {
+	return flag, nil
+}
+
 func TestApproval_HoldThenIssueUnderRequestTimePolicy(t *testing.T) {
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, "", t.TempDir())

@@ -71,6 +71,10 @@ func (h approvalsHook) Hold(ctx context.Context, p *auth.Principal, e enroll.Hel
 	return enroll.HoldResult{Held: r.Held, RequestID: r.RequestID, InstanceID: r.InstanceID, Message: r.Message}, err
 }
 
+func (h approvalsHook) Needs(ctx context.Context, patternID, templateID *int64, flag bool) (bool, error) {
+	return h.wf.Needs(ctx, patternID, templateID, flag)
+}
+
 // issuerHook adapts the enrollment service to workflow.Issuer.
 type issuerHook struct{ en *enroll.Service }
 

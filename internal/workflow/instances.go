@@ -73,6 +73,19 @@ func (s *Service) Applicable(ctx context.Context, st Store, patternID, templateI
 	return try(KeyTemplate, templateID)
 }
 
+// Needs reports whether an enrollment for the pattern or template would be
+// held: a published definition with an approval step, or the flag.
+func (s *Service) Needs(ctx context.Context, patternID, templateID *int64, flag bool) (bool, error) {
+	if flag {
+		return true, nil
+	}
+	d, ok, err := s.Applicable(ctx, s.o.Store, patternID, templateID)
+	if err != nil {
+		return false, errs.Wrap(err, "reading workflow definitions")
+	}
+	return ok && hasApproval(d.PublishedSteps), nil
+}
+
 // Hold records an enrollment that needs approval: a pending request row,
 // the sealed snapshot and a workflow instance, all in one transaction. It
 // answers Held false, storing nothing, when no approval is needed.
