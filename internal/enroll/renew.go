@@ -197,6 +197,9 @@ func (s *Service) Renew(ctx context.Context, p *auth.Principal, req RenewRequest
 	if err != nil {
 		return nil, err
 	}
+	if out.pending != nil { // the renewal waits for approval (docs/workflow.md)
+		return &RenewResult{RequestID: out.pending.RequestID, Disposition: DispositionPending, DispositionMessage: out.pending.Message}, nil
+	}
 	return &RenewResult{
 		CertificateID: out.certID, RequestID: out.requestID, Thumbprint: out.rec.Thumbprint,
 		SerialNumber: out.rec.SerialNumber, IssuerDN: out.rec.IssuerDN, Disposition: DispositionIssued,
