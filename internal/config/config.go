@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -36,6 +37,14 @@ type Serve struct {
 func (s *Serve) Validate() error {
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		return fmt.Errorf("--listen %q: %v", s.Listen, err)
+	}
+	if s.ApprovalTimeout < 0 || (s.ApprovalTimeout > 0 && s.ApprovalTimeout < time.Second) {
+		return fmt.Errorf("--approval-timeout %s: must be at least 1s (0 means the default, 7 days)", s.ApprovalTimeout)
+	}
+	if s.WorkflowWebhookURL != "" {
+		if u, err := url.Parse(s.WorkflowWebhookURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--workflow-webhook-url %q: must be an absolute http or https URL", s.WorkflowWebhookURL)
+		}
 	}
 	if strings.TrimSpace(s.DataDir) == "" {
 		return errors.New("--data-dir must not be empty")
