@@ -410,6 +410,21 @@ func runAgentProtocol(t *testing.T, dsn string) {
 				t.Fatalf("job %s not offered: %v", job, jobIDs(s.Session.Jobs))
 			}
 		}
+		// Another approved agent cannot take a job of a store that is not its own.
+		dirD := t.TempDir()
+		cfgD := as.agentConfig(dirD, "host-d")
+		cfgD.Username, cfgD.Password = "admin", adminPassword
+		if err := agent.Run(ctx, cfgD); err != nil {
+			t.Fatal(err)
+		}
+		as.api(t, "POST", "/Agents/Approve", []string{agentID(t, dirD)}, nil, nil)
+		rawD := as.rawAgent(t, dirD)
+		sD := rawD.register(t)
+		var other orchestrator.ManagementConfig
+		rawD.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: sD.Session.Token, JobId: job}, &other)
+		if contains(jobIDs(sD.Session.Jobs), job) || other.Result.Status != orchestrator.StatusError || other.Job.EntryContents != "" {
+			t.Fatalf("another agent got the job: %+v", other)
+		}
 		var wg sync.WaitGroup
 		cfgs := make([]orchestrator.ManagementConfig, 2)
 		for i, s := range []orchestrator.RegisterResponse{s1, s2} {

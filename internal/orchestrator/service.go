@@ -638,6 +638,22 @@ func (s *Service) hold(ctx context.Context, agent stores.Agent, sessionHash, job
 	}
 	jobID = strings.ToLower(jobID)
 	now := s.now()
+	// Only a job of one of the agent's own stores may be held: a foreign
+	// session must not block it.
+	pre, err := s.o.Queue.Get(ctx, jobID)
+	if err != nil {
+		return jobs.Job{}, false, fail(CodeJob, "JobId: %v", err)
+	}
+	if pre.Done() {
+		return jobs.Job{}, false, fail(CodeJob, "JobId: job %s is finished", jobID)
+	}
+	store, err := s.o.Catalogue.Get(ctx, pre.StoreID)
+	if err != nil {
+		return jobs.Job{}, false, err
+	}
+	if !strings.EqualFold(store.AgentID, agent.AgentID) {
+		return jobs.Job{}, false, fail(CodeJob, "JobId: job %s is not for a store of agent %s", jobID, agent.AgentID)
+	}
 	ok, err := s.o.Repo.HoldJob(ctx, jobID, sessionHash, agent.AgentID, now, now.Add(s.o.LeaseDuration))
 	if err != nil {
 		return jobs.Job{}, false, err
