@@ -60,6 +60,7 @@ const TimeFormat = "2006-01-02T15:04:05Z"
 type DB struct {
 	sql     *sql.DB
 	dialect Dialect
+	stmts   *stmtCache // SQLite only (stmtcache.go)
 }
 
 // Open connects to dsn: empty means the SQLite file certdock.db in dataDir; a
@@ -106,6 +107,9 @@ func Open(ctx context.Context, dsn, dataDir string) (*DB, error) {
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
+	}
+	if dialect == SQLite {
+		s.stmts = newStmtCache(db)
 	}
 	return s, nil
 }
@@ -222,6 +226,7 @@ type Tx struct {
 type Q struct {
 	db *DB
 	q  querier
+	tx *sql.Tx // q's transaction, if any
 }
 
 // Q returns a non-transactional handle.
@@ -233,7 +238,7 @@ func (s *DB) WithTx(ctx context.Context, fn func(q Q) error) error {
 	if err != nil {
 		return err
 	}
-	if err := fn(Q{db: s, q: tx}); err != nil {
+	if err := fn(Q{db: s, q: tx, tx: tx}); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
@@ -241,14 +246,25 @@ func (s *DB) WithTx(ctx context.Context, fn func(q Q) error) error {
 }
 
 func (q Q) exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
 	return q.q.ExecContext(ctx, q.db.rebind(query), args...)
 }
 
 func (q Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if q.tx == nil { // in a transaction, the same text could run again while these rows are open
+		if st := q.stmt(ctx, query); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
 	return q.q.QueryContext(ctx, q.db.rebind(query), args...)
 }
 
 func (q Q) row(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := q.stmt(ctx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return q.q.QueryRowContext(ctx, q.db.rebind(query), args...)
 }
 
