@@ -17,6 +17,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/certdock/certdock/internal/atomicfile"
 )
 
 // The data directory holds the agent's identity:
@@ -61,7 +63,7 @@ func loadIdentity(dir string) (*identity, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := writeAtomic(kp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		if err := atomicfile.WriteFile(kp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
 			return nil, fmt.Errorf("agent key: %w", err)
 		}
 		id.key = k
@@ -140,14 +142,14 @@ func (id *identity) save(agentID, clientMachine, certText string) error {
 		if !publicKeyMatches(id.key, c) {
 			return errors.New("registration certificate is not for this agent's key")
 		}
-		if err := writeAtomic(filepath.Join(id.dir, certFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(id.dir, certFile), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
 			return err
 		}
 		id.cert = c
 	}
 	id.state = state{AgentId: agentID, ClientMachine: clientMachine}
 	b, _ := json.MarshalIndent(id.state, "", "  ")
-	return writeAtomic(filepath.Join(id.dir, stateFile), append(b, '\n'), 0o600)
+	return atomicfile.WriteFile(filepath.Join(id.dir, stateFile), append(b, '\n'), 0o600)
 }
 
 func decodeCert(text string) ([]byte, error) {
@@ -172,37 +174,4 @@ func (id *identity) tlsCert() *tls.Certificate {
 		return nil
 	}
 	return &tls.Certificate{Certificate: [][]byte{id.cert.Raw}, PrivateKey: id.key, Leaf: id.cert}
-}
-
-// writeAtomic writes a small file via a synced temporary file and rename.
-func writeAtomic(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	name := tmp.Name()
-	defer os.Remove(name)
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(name, path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
 }

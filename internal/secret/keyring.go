@@ -14,6 +14,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/certdock/certdock/internal/atomicfile"
 )
 
 // MasterKeySize is the size in bytes of the master key and of the master key file.
@@ -252,27 +254,11 @@ func create(path string, rand io.Reader) (*Keyring, bool, error) {
 		return nil, false, fmt.Errorf("secret: reading random master key: %w", err)
 	}
 	dir := filepath.Dir(path)
-	// CreateTemp makes the file 0600; Chmod below also guards against
-	// unusual defaults.
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return nil, false, fmt.Errorf("secret: creating master key file: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // after Link the key lives on under path
-	err = tmp.Chmod(0o600)
-	if err == nil {
-		_, err = tmp.Write(key[:])
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
+	tmpName, err := atomicfile.WriteTemp(dir, filepath.Base(path), key[:], 0o600)
 	if err != nil {
 		return nil, false, fmt.Errorf("secret: writing master key file: %w", err)
 	}
+	defer os.Remove(tmpName) // after Link the key lives on under path
 
 	// Link, unlike Rename, fails when path exists: if another process
 	// created the key meanwhile, use that one.
@@ -291,22 +277,9 @@ func create(path string, rand io.Reader) (*Keyring, bool, error) {
 			return nil, false, fmt.Errorf("secret: installing master key file: %w", err)
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := atomicfile.SyncDir(dir); err != nil {
 		return nil, false, fmt.Errorf("secret: syncing directory of master key file: %w", err)
 	}
 	k, err := New(key[:])
 	return k, true, err
-}
-
-// syncDir makes the new directory entry durable.
-func syncDir(dir string) error {
-	if runtime.GOOS == "windows" {
-		return nil // directories cannot be fsynced there
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

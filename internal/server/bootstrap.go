@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/certdock/certdock/internal/atomicfile"
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/ca"
 	"github.com/certdock/certdock/internal/ca/embedded"
@@ -190,7 +191,7 @@ func (s *Server) seed(ctx context.Context) error {
 		}
 		if !fromEnv {
 			path := filepath.Join(s.cfg.DataDir, "admin-password.txt")
-			if err := writeFileAtomic(path, []byte(pw+"\n"), 0o600); err != nil {
+			if err := atomicfile.WriteFile(path, []byte(pw+"\n"), 0o600); err != nil {
 				return err
 			}
 			s.firstPassword = pw
@@ -218,34 +219,9 @@ func starterTemplates(caID int64) []policy.Template {
 func (s *Server) writeCAFiles(root, issuing *x509.Certificate) error {
 	for name, c := range map[string]*x509.Certificate{"root-ca.pem": root, "issuing-ca.pem": issuing} {
 		b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-		if err := writeFileAtomic(filepath.Join(s.cfg.DataDir, name), b, 0o644); err != nil {
+		if err := atomicfile.WriteFile(filepath.Join(s.cfg.DataDir, name), b, 0o644); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes via a temporary file, fsync and rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

@@ -2,11 +2,12 @@ package storefile
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/certdock/certdock/internal/atomicfile"
 )
 
 // newFileMode is the mode of a store file certdock creates: stores hold
@@ -43,11 +44,11 @@ func readFile(path string) ([]byte, bool, error) {
 	return b, true, nil
 }
 
-// write replaces path with data atomically: a temporary file in the same
-// directory is written, synced and renamed over path, then the directory
-// is synced so the rename itself survives a crash. The file keeps the
-// mode of the file it replaces; a new file gets newFileMode.
-func (s Store) write(path string, data []byte) (err error) {
+// write replaces path with data atomically (atomicfile.WriteFile: a
+// synced temporary file renamed over path, then the directory synced).
+// The file keeps the mode of the file it replaces; a new file gets
+// newFileMode.
+func (s Store) write(path string, data []byte) error {
 	mode := newFileMode
 	if fi, err := os.Stat(path); err == nil {
 		if !fi.Mode().IsRegular() {
@@ -57,53 +58,7 @@ func (s Store) write(path string, data []byte) (err error) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return fmt.Errorf("storefile: temporary file: %w", err)
-	}
-	tmpName := tmp.Name()
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmpName)
-		}
-	}()
-	// CreateTemp makes 0600; Chmod is not subject to the umask, so the
-	// replacement gets exactly the old file's permissions.
-	if err = tmp.Chmod(mode); err != nil {
-		return err
-	}
-	if _, err = tmp.Write(data); err != nil {
-		return err
-	}
-	if err = tmp.Sync(); err != nil {
-		return err
-	}
-	if err = tmp.Close(); err != nil {
-		return err
-	}
-	if s.beforeRename != nil {
-		if err = s.beforeRename(tmpName); err != nil {
-			return err
-		}
-	}
-	if err = os.Rename(tmpName, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, fs.ErrInvalid) {
-		return err
-	}
-	return nil
+	return atomicfile.Options{BeforeRename: s.beforeRename}.WriteFile(path, data, mode)
 }
 
 // remove deletes path if it exists and syncs its directory.
@@ -114,5 +69,5 @@ func remove(path string) error {
 		}
 		return err
 	}
-	return syncDir(filepath.Dir(path))
+	return atomicfile.SyncDir(filepath.Dir(path))
 }
