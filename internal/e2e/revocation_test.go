@@ -157,6 +157,10 @@ func (in *pkiInstance) ocspStatus(t *testing.T, e enrolled) string {
 	if !strings.Contains(out, "Response verify OK") {
 		t.Fatalf("openssl ocsp did not verify the response:\n%s", out)
 	}
+	// openssl sends a nonce by default and checks its echo (RFC 8954).
+	if strings.Contains(strings.ToLower(out), "nonce") {
+		t.Fatalf("openssl ocsp complains about the nonce:\n%s", out)
+	}
 	return out
 }
 

@@ -42,6 +42,7 @@ func (s *Service) RespondOCSP(ctx context.Context, der []byte) []byte {
 	st := embedded.OCSPStatus{
 		Serial: req.SerialNumber, Hash: req.HashAlgorithm,
 		ThisUpdate: now, NextUpdate: now.Add(s.o.OCSPValidity),
+		Nonce: RequestNonce(der),
 	}
 	rec, err := s.o.Store.CertificateStatus(ctx, c.ID, pki.FormatSerial(req.SerialNumber))
 	switch {
@@ -96,4 +97,37 @@ func certIDHashes(issuer *x509.Certificate, h crypto.Hash) (name, key []byte, ok
 	hk := h.New()
 	hk.Write(spki.PublicKey.RightAlign())
 	return hn.Sum(nil), hk.Sum(nil), true
+}
+
+// ocspTBSRequest is the TBSRequest of RFC 6960 4.1.1, read only for its
+// requestExtensions (ocsp.ParseRequest drops them).
+type ocspTBSRequest struct {
+	Version       int           `asn1:"explicit,tag:0,default:0,optional"`
+	RequestorName asn1.RawValue `asn1:"explicit,tag:1,optional"`
+	RequestList   []asn1.RawValue
+	Extensions    []pkix.Extension `asn1:"explicit,tag:2,optional"`
+}
+
+type ocspRequestASN1 struct {
+	TBSRequest ocspTBSRequest
+}
+
+// RequestNonce returns the extnValue of the nonce extension of a DER OCSP
+// request, to echo in the response (RFC 8954), or nil when the request
+// has none or one certdock does not echo (not an OCTET STRING of 1 to 32
+// octets: RFC 8954 2.1 lets a responder leave those unanswered).
+func RequestNonce(der []byte) []byte {
+	var req ocspRequestASN1
+	if _, err := asn1.Unmarshal(der, &req); err != nil {
+		return nil
+	}
+	for _, e := range req.TBSRequest.Extensions {
+		if e.Id.Equal(embedded.OIDOCSPNonce) {
+			if embedded.ValidOCSPNonce(e.Value) {
+				return e.Value
+			}
+			return nil
+		}
+	}
+	return nil
 }

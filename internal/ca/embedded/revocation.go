@@ -75,6 +75,10 @@ type OCSPStatus struct {
 	// response's CertID; zero means SHA-1.
 	Hash                   crypto.Hash
 	ThisUpdate, NextUpdate time.Time
+	// Nonce is the extnValue of the request's nonce extension (RFC 8954),
+	// echoed in responseExtensions; nil for none. It must pass
+	// ValidOCSPNonce.
+	Nonce []byte
 }
 
 // SignOCSP signs a basic OCSP response (RFC 6960 4.2.1) about a
@@ -111,6 +115,12 @@ func (c *CA) SignOCSP(s OCSPStatus) ([]byte, error) {
 	der, err := ocsp.CreateResponse(c.cert, c.cert, tmpl, c.signer)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: signing OCSP response: %w", err)
+	}
+	if s.Nonce != nil {
+		if !ValidOCSPNonce(s.Nonce) {
+			return nil, errors.New("embedded: the OCSP nonce is not an OCTET STRING of 1 to 32 octets")
+		}
+		return c.withNonce(der, s.Nonce)
 	}
 	return der, nil
 }
