@@ -247,8 +247,50 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 	if ust.GetStorepath() != "/opt/app/keystore.jks" || !ust.GetCreateIfMissing() || !strings.Contains(ust.GetProperties(), "PKCS12") || !upw.GetDoesHaveValue() {
 		t.Errorf("updated store = %+v", ust)
 	}
+	// Weekly and Monthly inventory schedules in the SDK's shapes
+	wk := kfv1.NewKeyfactorCommonSchedulingModelsWeeklyModel()
+	wk.SetDays([]kfv1.SystemDayOfWeek{kfv1.SYSTEMDAYOFWEEK_Friday, kfv1.SYSTEMDAYOFWEEK_Monday})
+	wk.SetTime(time.Date(2026, 1, 1, 6, 45, 0, 0, time.UTC))
+	wSched := kfv1.NewKeyfactorCommonSchedulingKeyfactorSchedule()
+	wSched.SetWeekly(*wk)
+	uReq.SetInventorySchedule(*wSched)
+	wst, _, err := c.CertificateStoreApi.NewUpdateCertificateStoresRequest(ctx).CSSCMSDataModelModelsCertificateStoresCertificateStoreUpdateRequest(*uReq).Execute()
+	if err != nil {
+		t.Fatalf("PUT CertificateStores with a Weekly schedule: %s", sdkErr(err))
+	}
+	wis := wst.GetInventorySchedule()
+	if w := wis.GetWeekly(); len(w.GetDays()) != 2 || w.GetDays()[0] != kfv1.SYSTEMDAYOFWEEK_Monday || w.GetDays()[1] != kfv1.SYSTEMDAYOFWEEK_Friday ||
+		w.GetTime().Hour() != 6 || w.GetTime().Minute() != 45 {
+		t.Errorf("Weekly InventorySchedule = %+v", wis)
+	}
+	mo := kfv1.NewKeyfactorCommonSchedulingModelsMonthlyModel()
+	mo.SetDay(31)
+	mo.SetTime(time.Date(2026, 1, 1, 22, 0, 0, 0, time.UTC))
+	mSched := kfv1.NewKeyfactorCommonSchedulingKeyfactorSchedule()
+	mSched.SetMonthly(*mo)
+	uReq.SetInventorySchedule(*mSched)
+	if _, _, err := c.CertificateStoreApi.NewUpdateCertificateStoresRequest(ctx).CSSCMSDataModelModelsCertificateStoresCertificateStoreUpdateRequest(*uReq).Execute(); err != nil {
+		t.Fatalf("PUT CertificateStores with a Monthly schedule: %s", sdkErr(err))
+	}
+	mst, _, err := c.CertificateStoreApi.NewGetCertificateStoresByIdRequest(ctx, storeID).Execute()
+	if err != nil {
+		t.Fatalf("GET CertificateStores/{id}: %s", sdkErr(err))
+	}
+	mis := mst.GetInventorySchedule()
+	if m := mis.GetMonthly(); m.GetDay() != 31 || m.GetTime().Hour() != 22 {
+		t.Errorf("Monthly InventorySchedule = %+v", mis)
+	}
+	code, b := in.call(t, "PUT", "/CertificateStores", "admin", adminPassword, fmt.Sprintf(
+		`{"Id":%q,"InventorySchedule":{"Weekly":{"Days":[7],"Time":"2026-01-01T06:00:00Z"}}}`, storeID))
+	if code != 400 || !strings.Contains(string(b), "InventorySchedule.Weekly.Days") {
+		t.Errorf("Weekly day 7: %d %s, want 400 naming InventorySchedule.Weekly.Days", code, b)
+	}
+	uReq.SetInventorySchedule(*sched) // back to Interval 60
+	if _, _, err := c.CertificateStoreApi.NewUpdateCertificateStoresRequest(ctx).CSSCMSDataModelModelsCertificateStoresCertificateStoreUpdateRequest(*uReq).Execute(); err != nil {
+		t.Fatalf("PUT CertificateStores back to Interval: %s", sdkErr(err))
+	}
 	// the go-client's method spelling "Put" and the full body
-	code, b := in.call(t, "Put", "/CertificateStores", "admin", adminPassword, fmt.Sprintf(
+	code, b = in.call(t, "Put", "/CertificateStores", "admin", adminPassword, fmt.Sprintf(
 		`{"Id":%q,"ClientMachine":"web1.example.com","StorePath":"/opt/app/keystore.jks","CertStoreType":102,"Properties":"{\"KeystoreType\":\"JKS\"}","AgentId":%q,"ContainerId":%d}`,
 		storeID, agentID, contA.GetId()))
 	if code != 200 || !strings.Contains(string(b), `\"KeystoreType\":\"JKS\"`) {

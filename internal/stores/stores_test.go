@@ -42,7 +42,7 @@ func TestSchedule_ParseAndNext(t *testing.T) {
 			t.Errorf("%q: object round trip = %q, %v", c.in, back.String(), err)
 		}
 	}
-	for _, bad := range []string{"I_0", "I_x", "I_999999", "D_25:00", "O_yesterday", "W_1", "hourly"} {
+	for _, bad := range []string{"I_0", "I_x", "I_999999", "D_25:00", "O_yesterday", "W_1", "W_7_08:00", "W__08:00", "W_1_8h", "M_0_08:00", "M_32_08:00", "M_X_08:00", "M_L", "hourly"} {
 		if _, err := ParseSchedule(bad); err == nil {
 			t.Errorf("ParseSchedule(%q) accepted", bad)
 		}
@@ -59,7 +59,14 @@ func TestSchedule_FromObjectRejects(t *testing.T) {
 		{"two kinds", ScheduleObject{Immediate: &tr, Interval: &IntervalModel{Minutes: 5}}, "S"},
 		{"zero interval", ScheduleObject{Interval: &IntervalModel{}}, "S.Interval.Minutes"},
 		{"bad daily", ScheduleObject{Daily: &TimeModel{Time: "noon"}}, "S.Daily.Time"},
-		{"weekly", ScheduleObject{Weekly: map[string]any{}}, "S"},
+		{"weekly without days", ScheduleObject{Weekly: &WeeklyModel{Time: "2026-01-01T08:00:00Z"}}, "S.Weekly.Days"},
+		{"weekly day 7", ScheduleObject{Weekly: &WeeklyModel{Days: []int{1, 7}, Time: "2026-01-01T08:00:00Z"}}, "S.Weekly.Days"},
+		{"weekly bad time", ScheduleObject{Weekly: &WeeklyModel{Days: []int{1}, Time: "8am"}}, "S.Weekly.Time"},
+		{"monthly day 0", ScheduleObject{Monthly: &MonthlyModel{Day: 0, Time: "2026-01-01T08:00:00Z"}}, "S.Monthly.Day"},
+		{"monthly day 32", ScheduleObject{Monthly: &MonthlyModel{Day: 32, Time: "2026-01-01T08:00:00Z"}}, "S.Monthly.Day"},
+		{"monthly bad time", ScheduleObject{Monthly: &MonthlyModel{Day: 3}}, "S.Monthly.Time"},
+		{"weekly and monthly", ScheduleObject{Weekly: &WeeklyModel{Days: []int{1}, Time: "2026-01-01T08:00:00Z"},
+			Monthly: &MonthlyModel{Day: 1, Time: "2026-01-01T08:00:00Z"}}, "S"},
 	}
 	for _, c := range cases {
 		_, err := FromObject(&c.o, "S")
