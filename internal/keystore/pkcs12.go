@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha1"
 	"crypto/sha256"
+	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
@@ -206,16 +207,40 @@ func EncodePKCS12(b Bundle, o Options) ([]byte, error) {
 
 	// Safe 1: the shrouded key, in a plain data safe (the key is already
 	// encrypted, as OpenSSL does it).
-	keySafe, err := keySafe(b, s, prof, bmpPass, attrs.key)
+	keyBag, err := shroudedKeyBag(b, s, prof, bmpPass, attrs.key)
 	if err != nil {
 		return nil, err
 	}
 	// Safe 2: the certificates, encrypted.
-	certSafe, err := certSafe(b, s, prof, bmpPass, attrs.leaf)
+	var certBags []safeBag
+	for _, c := range b.leafThenChain(s.Order) {
+		var leafAttrs [][]byte
+		if c == b.Leaf {
+			leafAttrs = attrs.leaf
+		}
+		bag, err := newCertBag(c, leafAttrs)
+		if err != nil {
+			return nil, err
+		}
+		certBags = append(certBags, bag)
+	}
+	return encodePFX([]safeBag{keyBag}, certBags, s, prof, bmpPass)
+}
+
+// encodePFX assembles the PFX of EncodePKCS12 and EncodePKCS12Store: an
+// AuthenticatedSafe of exactly two safes, keyBags (already shrouded) in a
+// plain data safe, then certBags in a password-encrypted safe, with the
+// password MAC over it. Randomness is read in that order: the certificate
+// safe's encryption, then the MAC salt.
+func encodePFX(keyBags, certBags []safeBag, s settings, prof pkcs12Profile, bmpPass []byte) ([]byte, error) {
+	keySafe, err := dataSafe(keyBags)
 	if err != nil {
 		return nil, err
 	}
-
+	certSafe, err := encryptedSafe(certBags, s, prof, bmpPass)
+	if err != nil {
+		return nil, err
+	}
 	authSafe, err := asn1.Marshal([]contentInfo{keySafe, certSafe})
 	if err != nil {
 		return nil, err
@@ -235,22 +260,9 @@ func EncodePKCS12(b Bundle, o Options) ([]byte, error) {
 	})
 }
 
-func keySafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][]byte) (contentInfo, error) {
-	der, err := marshalPKCS8(b.Key)
-	if err != nil {
-		return contentInfo{}, err
-	}
-	defer clear(der)
-	enc, err := newEncrypter(prof.keyPBE, s.Password, bmpPass, s.iterations, s.rand)
-	if err != nil {
-		return contentInfo{}, err
-	}
-	shrouded, err := shroud(der, enc)
-	if err != nil {
-		return contentInfo{}, err
-	}
-	bag := safeBag{ID: oidPKCS8ShroudedKeyBag, Value: explicit0(shrouded), Attributes: derSet(attrs)}
-	contents, err := asn1.Marshal([]safeBag{bag})
+// dataSafe is a plain (unencrypted) safe holding bags.
+func dataSafe(bags []safeBag) (contentInfo, error) {
+	contents, err := asn1.Marshal(nonNilBags(bags))
 	if err != nil {
 		return contentInfo{}, err
 	}
@@ -261,24 +273,10 @@ func keySafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][
 	return contentInfo{ContentType: oidData, Content: explicit0(octets)}, nil
 }
 
-func certSafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, leafAttrs [][]byte) (contentInfo, error) {
-	var bags []safeBag
-	for _, c := range b.leafThenChain(s.Order) {
-		octets, err := asn1.Marshal(c.Raw)
-		if err != nil {
-			return contentInfo{}, err
-		}
-		cb, err := asn1.Marshal(certBag{ID: oidX509Certificate, Cert: explicit0(octets)})
-		if err != nil {
-			return contentInfo{}, err
-		}
-		bag := safeBag{ID: oidCertBag, Value: explicit0(cb)}
-		if c == b.Leaf {
-			bag.Attributes = derSet(leafAttrs)
-		}
-		bags = append(bags, bag)
-	}
-	contents, err := asn1.Marshal(bags)
+// encryptedSafe is a safe holding bags encrypted with the password under
+// the profile's certificate PBE.
+func encryptedSafe(bags []safeBag, s settings, prof pkcs12Profile, bmpPass []byte) (contentInfo, error) {
+	contents, err := asn1.Marshal(nonNilBags(bags))
 	if err != nil {
 		return contentInfo{}, err
 	}
@@ -298,6 +296,50 @@ func certSafe(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, leafAttr
 		return contentInfo{}, err
 	}
 	return contentInfo{ContentType: oidEncryptedData, Content: explicit0(ed)}, nil
+}
+
+// nonNilBags makes an empty safe encode as an empty SEQUENCE OF.
+func nonNilBags(b []safeBag) []safeBag {
+	if b == nil {
+		return []safeBag{}
+	}
+	return b
+}
+
+// shroudedKeyBag is b's key as a pkcs8ShroudedKeyBag with attrs.
+func shroudedKeyBag(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][]byte) (safeBag, error) {
+	der, err := marshalPKCS8(b.Key)
+	if err != nil {
+		return safeBag{}, err
+	}
+	defer clear(der)
+	enc, err := newEncrypter(prof.keyPBE, s.Password, bmpPass, s.iterations, s.rand)
+	if err != nil {
+		return safeBag{}, err
+	}
+	shrouded, err := shroud(der, enc)
+	if err != nil {
+		return safeBag{}, err
+	}
+	return safeBag{ID: oidPKCS8ShroudedKeyBag, Value: explicit0(shrouded), Attributes: derSet(attrs)}, nil
+}
+
+// newCertBag is c as a certBag; attrs, when not empty, become its
+// attributes.
+func newCertBag(c *x509.Certificate, attrs [][]byte) (safeBag, error) {
+	octets, err := asn1.Marshal(c.Raw)
+	if err != nil {
+		return safeBag{}, err
+	}
+	cb, err := asn1.Marshal(certBag{ID: oidX509Certificate, Cert: explicit0(octets)})
+	if err != nil {
+		return safeBag{}, err
+	}
+	bag := safeBag{ID: oidCertBag, Value: explicit0(cb)}
+	if len(attrs) > 0 {
+		bag.Attributes = derSet(attrs)
+	}
+	return bag, nil
 }
 
 // computeMAC is the password-integrity MAC (RFC 7292, appendix B.4 and

@@ -4,7 +4,6 @@ import (
 	"crypto"
 	"crypto/sha1"
 	"crypto/x509"
-	"encoding/asn1"
 )
 
 // StoreEntry is one entry of a multi-entry PKCS#12 keystore (a store file
@@ -72,93 +71,18 @@ func EncodePKCS12Store(entries []StoreEntry, o Options) ([]byte, error) {
 			if c == nil {
 				return nil, invalidf("entry %d certificate %d is nil", i, j)
 			}
-			octets, err := asn1.Marshal(c.Raw)
+			var attrs [][]byte
+			if j == 0 {
+				attrs = leafAttrs
+			}
+			bag, err := newCertBag(c, attrs)
 			if err != nil {
 				return nil, err
-			}
-			cb, err := asn1.Marshal(certBag{ID: oidX509Certificate, Cert: explicit0(octets)})
-			if err != nil {
-				return nil, err
-			}
-			bag := safeBag{ID: oidCertBag, Value: explicit0(cb)}
-			if j == 0 && len(leafAttrs) > 0 {
-				bag.Attributes = derSet(leafAttrs)
 			}
 			certBags = append(certBags, bag)
 		}
 	}
-	keyContents, err := asn1.Marshal(nonNilBags(keyBags))
-	if err != nil {
-		return nil, err
-	}
-	keyOctets, err := asn1.Marshal(keyContents)
-	if err != nil {
-		return nil, err
-	}
-	keySafe := contentInfo{ContentType: oidData, Content: explicit0(keyOctets)}
-
-	certContents, err := asn1.Marshal(nonNilBags(certBags))
-	if err != nil {
-		return nil, err
-	}
-	enc, err := newEncrypter(prof.certPBE, s.Password, bmpPass, s.iterations, s.rand)
-	if err != nil {
-		return nil, err
-	}
-	ed, err := asn1.Marshal(encryptedData{
-		EncryptedContentInfo: encryptedContentInfo{
-			ContentType:                oidData,
-			ContentEncryptionAlgorithm: enc.alg,
-			EncryptedContent:           enc.encrypt(certContents),
-		},
-	})
-	if err != nil {
-		return nil, err
-	}
-	certSafe := contentInfo{ContentType: oidEncryptedData, Content: explicit0(ed)}
-
-	authSafe, err := asn1.Marshal([]contentInfo{keySafe, certSafe})
-	if err != nil {
-		return nil, err
-	}
-	mac, err := computeMAC(prof, authSafe, bmpPass, s.iterations, s.rand)
-	if err != nil {
-		return nil, err
-	}
-	authSafeOctets, err := asn1.Marshal(authSafe)
-	if err != nil {
-		return nil, err
-	}
-	return asn1.Marshal(pfxPDU{
-		Version:  3,
-		AuthSafe: contentInfo{ContentType: oidData, Content: explicit0(authSafeOctets)},
-		MacData:  mac,
-	})
-}
-
-// nonNilBags makes an empty safe encode as an empty SEQUENCE OF.
-func nonNilBags(b []safeBag) []safeBag {
-	if b == nil {
-		return []safeBag{}
-	}
-	return b
-}
-
-func shroudedKeyBag(b Bundle, s settings, prof pkcs12Profile, bmpPass []byte, attrs [][]byte) (safeBag, error) {
-	der, err := marshalPKCS8(b.Key)
-	if err != nil {
-		return safeBag{}, err
-	}
-	defer clear(der)
-	enc, err := newEncrypter(prof.keyPBE, s.Password, bmpPass, s.iterations, s.rand)
-	if err != nil {
-		return safeBag{}, err
-	}
-	shrouded, err := shroud(der, enc)
-	if err != nil {
-		return safeBag{}, err
-	}
-	return safeBag{ID: oidPKCS8ShroudedKeyBag, Value: explicit0(shrouded), Attributes: derSet(attrs)}, nil
+	return encodePFX(keyBags, certBags, s, prof, bmpPass)
 }
 
 // LocalKeyID is the localKeyID EncodePKCS12 and EncodePKCS12Store give a
