@@ -293,3 +293,67 @@ func BenchmarkHTTPRead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHTTPListPatterns is GET /EnrollmentPatterns with 30 patterns (the
+// two starter ones and 28 more on WebServer): each pattern's template, CAs
+// and owner role are resolved for its DTO.
+func BenchmarkHTTPListPatterns(b *testing.B) {
+	for _, db := range benchDatabases {
+		b.Run(db, func(b *testing.B) {
+			in := benchInstance(b, db)
+			c := in.benchClient()
+			code, body, err := in.do(c, "GET", "/Templates", nil, nil)
+			if err != nil || code != http.StatusOK {
+				b.Fatalf("GET /Templates: %d %v %s", code, err, body)
+			}
+			var tpls []struct {
+				Id         int64
+				CommonName string
+			}
+			if err := json.Unmarshal(body, &tpls); err != nil {
+				b.Fatal(err)
+			}
+			var tid int64
+			for _, t := range tpls {
+				if t.CommonName == "WebServer" {
+					tid = t.Id
+				}
+			}
+			for i := range 28 {
+				code, body, err := in.do(c, "POST", "/EnrollmentPatterns", []byte(fmt.Sprintf(`{"Name":"Bench%02d","Template":{"Id":%d}}`, i, tid)), nil)
+				if err != nil || code != http.StatusOK {
+					b.Fatalf("POST /EnrollmentPatterns: %d %v %s", code, err, body)
+				}
+			}
+			check := func() error {
+				code, body, err := in.do(c, "GET", "/EnrollmentPatterns?pq.pageReturned=1&pq.returnLimit=100", nil, nil)
+				if err != nil {
+					return err
+				}
+				var got []struct {
+					Name     string
+					Template struct{ CommonName string }
+				}
+				if code != http.StatusOK {
+					return fmt.Errorf("GET /EnrollmentPatterns: status %d: %.300s", code, body)
+				}
+				if err := json.Unmarshal(body, &got); err != nil {
+					return err
+				}
+				if len(got) != 30 || got[len(got)-1].Template.CommonName == "" {
+					return fmt.Errorf("GET /EnrollmentPatterns: %d patterns, want 30 with their template: %.300s", len(got), body)
+				}
+				return nil
+			}
+			if err := check(); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := check(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -80,17 +80,69 @@ type patternDTO struct {
 	RequiresApproval       bool                 `json:"RequiresApproval"`
 }
 
+// patternRefs memoises, for one request, what toPatternDTO reads besides the
+// pattern: listing N patterns then reads the CAs once and each template and
+// owner role once, instead of once per pattern. A failed read leaves its
+// part of the DTO empty, as for a single pattern.
+type patternRefs struct {
+	cas       []policy.CA
+	casRead   bool
+	templates map[int64]*policy.Template
+	roles     map[int64]*auth.Role
+}
+
+func (x *patternRefs) template(a *API, r *http.Request, id int64) *policy.Template {
+	if t, ok := x.templates[id]; ok {
+		return t
+	}
+	var out *policy.Template
+	if t, err := a.o.Admin.Template(r.Context(), id); err == nil {
+		out = &t
+	}
+	if x.templates == nil {
+		x.templates = map[int64]*policy.Template{}
+	}
+	x.templates[id] = out
+	return out
+}
+
+func (x *patternRefs) role(a *API, r *http.Request, id int64) *auth.Role {
+	if role, ok := x.roles[id]; ok {
+		return role
+	}
+	var out *auth.Role
+	if role, err := a.o.Admin.Role(r.Context(), id); err == nil {
+		out = &role
+	}
+	if x.roles == nil {
+		x.roles = map[int64]*auth.Role{}
+	}
+	x.roles[id] = out
+	return out
+}
+
+func (x *patternRefs) allCAs(a *API, r *http.Request) []policy.CA {
+	if !x.casRead {
+		x.cas, _ = a.o.Admin.CAs(r.Context())
+		x.casRead = true
+	}
+	return x.cas
+}
+
 func (a *API) toPatternDTO(r *http.Request, p policy.Pattern) patternDTO {
+	return a.toPatternDTOWith(r, p, &patternRefs{})
+}
+
+func (a *API) toPatternDTOWith(r *http.Request, p policy.Pattern, refs *patternRefs) patternDTO {
 	d := patternDTO{Id: p.ID, Name: p.Name, Description: p.Description, TemplateDefault: p.TemplateDefault,
 		AssociatedRoles: []any{}, CertificateAuthorities: []patternCADTO{}, AllowedEnrollmentTypes: p.AllowedEnrollmentTypes,
 		Regexes: []patternRegexDTO{}, MetadataFields: []patternMetadataDTO{}, RestrictCAs: p.RestrictCAs,
 		Defaults: []patternDefaultDTO{}, EnrollmentFields: []patternFieldDTO{}, RequiresApproval: p.RequiresApproval}
-	if t, err := a.o.Admin.Template(r.Context(), p.TemplateID); err == nil {
+	if t := refs.template(a, r, p.TemplateID); t != nil {
 		d.Template = patternTemplateDTO{Id: t.ID, Name: t.TemplateName, CommonName: t.CommonName, DisplayName: t.DisplayName}
 	}
-	cas, _ := a.o.Admin.CAs(r.Context())
 	for _, id := range p.CAIDs {
-		for _, c := range cas {
+		for _, c := range refs.allCAs(a, r) {
 			if c.ID == id {
 				d.CertificateAuthorities = append(d.CertificateAuthorities, patternCADTO{Id: c.ID, LogicalName: c.LogicalName, HostName: c.HostName, CAName: c.Name()})
 			}
@@ -116,7 +168,7 @@ func (a *API) toPatternDTO(r *http.Request, p policy.Pattern) patternDTO {
 	d.Policies = patternPolicyDTO{AllowWildcards: p.AllowWildcards, RFCEnforcement: true, CertificateOwnerRole: int(p.OwnerRolePolicy),
 		DefaultCertificateOwnerRoleId: p.DefaultOwnerRoleID, KeyInfo: p.KeyInfo}
 	if p.DefaultOwnerRoleID != nil {
-		if role, err := a.o.Admin.Role(r.Context(), *p.DefaultOwnerRoleID); err == nil {
+		if role := refs.role(a, r, *p.DefaultOwnerRoleID); role != nil {
 			d.Policies.DefaultCertificateOwnerRoleName = &role.Name
 		}
 	}
@@ -220,8 +272,9 @@ func (a *API) listPatterns(w http.ResponseWriter, r *http.Request, p *auth.Princ
 		return err
 	}
 	out := make([]patternDTO, 0, len(ps))
+	refs := &patternRefs{}
 	for _, x := range ps {
-		out = append(out, a.toPatternDTO(r, x))
+		out = append(out, a.toPatternDTOWith(r, x, refs))
 	}
 	return writeList(w, r, out, func(d patternDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "Name": d.Name, "Description": d.Description, "TemplateId": d.Template.Id,
