@@ -199,6 +199,52 @@ func (in *pkiInstance) crlText(t *testing.T) (string, *x509.RevocationList) {
 	return out, rl
 }
 
+// issuingCA reads the issuing CA certificate the server wrote.
+func (in *pkiInstance) issuingCA(t *testing.T) *x509.Certificate {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(in.dataDir, "issuing-ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatal("issuing-ca.pem holds no PEM")
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// verifyFullChain downloads the root's and the issuing CA's CRLs from
+// the URLs the certificates name and runs `openssl verify -crl_check_all`
+// on the leaf with the root as trust anchor and the issuing CA as
+// untrusted intermediate.
+func (in *pkiInstance) verifyFullChain(t *testing.T, e enrolled) (string, error) {
+	t.Helper()
+	dir := t.TempDir()
+	var crls []string
+	for _, u := range []string{in.issuingCA(t).CRLDistributionPoints[0], e.cert.CRLDistributionPoints[0]} {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		der, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d", u, resp.StatusCode)
+		}
+		f := filepath.Join(dir, strconv.Itoa(len(crls))+".crl")
+		if err := os.WriteFile(f, pem.EncodeToMemory(&pem.Block{Type: "X509 CRL", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		crls = append(crls, f)
+	}
+	return openssl(t, "verify", "-crl_check_all", "-CAfile", filepath.Join(in.dataDir, "root-ca.pem"),
+		"-untrusted", filepath.Join(in.dataDir, "issuing-ca.pem"), "-CRLfile", crls[0], "-CRLfile", crls[1], e.pem)
+}
+
 // eventually polls check until it returns true or the deadline passes,
 // and reports how long it took.
 func eventually(t *testing.T, what string, within time.Duration, check func() bool) time.Duration {
@@ -274,6 +320,24 @@ func runRevocation(t *testing.T, in *pkiInstance) {
 		}
 	})
 
+	t.Run("IssuingCACarriesRootCRL", func(t *testing.T) {
+		iss := in.issuingCA(t)
+		if got := iss.CRLDistributionPoints; len(got) != 1 || got[0] != in.pkiBase+"/crl/RootCA.crl" {
+			t.Errorf("issuing CA CRL distribution points %v", got)
+		}
+		if got := iss.IssuingCertificateURL; len(got) != 1 || got[0] != in.pkiBase+"/ca/RootCA.crt" {
+			t.Errorf("issuing CA caIssuers %v", got)
+		}
+		if len(iss.OCSPServer) != 0 {
+			t.Errorf("issuing CA names an OCSP responder for the root: %v", iss.OCSPServer)
+		}
+	})
+
+	// Before the revocation: the full chain verifies with both CRLs.
+	if out, err := in.verifyFullChain(t, a); err != nil || !strings.Contains(out, ": OK") {
+		t.Fatalf("openssl verify -crl_check_all before revocation: %v\n%s", err, out)
+	}
+
 	// Before the revocation: good, and not on the CRL.
 	if out := in.ocspStatus(t, a); !strings.Contains(out, a.pem+": good") {
 		t.Fatalf("before revocation, OCSP says:\n%s", out)
@@ -328,6 +392,13 @@ func runRevocation(t *testing.T, in *pkiInstance) {
 		}
 		if !crl.NextUpdate.After(time.Now()) {
 			t.Errorf("nextUpdate %v already passed", crl.NextUpdate)
+		}
+	})
+
+	t.Run("FullChainVerifyRevoked", func(t *testing.T) {
+		out, err := in.verifyFullChain(t, a)
+		if err == nil || !strings.Contains(out, "certificate revoked") {
+			t.Fatalf("openssl verify -crl_check_all after revocation: %v\n%s", err, out)
 		}
 	})
 
@@ -624,8 +695,11 @@ func crlAcrossRestart(t *testing.T, dsn string) {
 		if round == 1 && served != last {
 			t.Errorf("after restart the CRL served is number %d, want the stored %d", served, last)
 		}
-		cas := s.Revocation().CAs()
-		crl, err := s.Revocation().PublishCRL(ctx, cas[0].ID)
+		iss, ok := s.Revocation().CAByName("IssuingCA1")
+		if !ok {
+			t.Fatal("IssuingCA1 publishes no CRL")
+		}
+		crl, err := s.Revocation().PublishCRL(ctx, iss.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

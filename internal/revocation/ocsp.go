@@ -73,6 +73,9 @@ func (s *Service) issuerOf(req *ocsp.Request) (CA, bool) {
 		return CA{}, false
 	}
 	for _, c := range s.CAs() {
+		if c.CRLOnly {
+			continue
+		}
 		cert := c.Signer.Certificate()
 		name, key, ok := certIDHashes(cert, h)
 		if ok && bytes.Equal(name, req.IssuerNameHash) && bytes.Equal(key, req.IssuerKeyHash) {

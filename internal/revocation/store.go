@@ -89,4 +89,8 @@ type CA struct {
 	ID          int64
 	LogicalName string
 	Signer      Signer
+	// CRLOnly marks a CA that publishes a CRL and its certificate but does
+	// not answer OCSP: the root, whose key signs only certificates and
+	// CRLs (no digitalSignature usage) and is used as rarely as possible.
+	CRLOnly bool
 }

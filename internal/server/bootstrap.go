@@ -43,7 +43,8 @@ func (s *Server) bootstrapCA(ctx context.Context) error {
 	if len(cas) > 0 {
 		return s.db.Q().SetCAHost(ctx, s.cfg.Hostname)
 	}
-	m, err := embedded.Bootstrap(nil, s.now(), embedded.BootstrapOptions{})
+	ro := s.rootOptions(embedded.Options{})
+	m, err := embedded.Bootstrap(nil, s.now(), embedded.BootstrapOptions{RootCRLURLs: ro.CRLURLs, RootIssuerURLs: ro.IssuerURLs})
 	if err != nil {
 		return fmt.Errorf("bootstrapping the CA: %w", err)
 	}
@@ -93,7 +94,7 @@ func (s *Server) addIssuingCA(ctx context.Context, q sqlstore.Q, c policy.CA) er
 	if err != nil {
 		return err
 	}
-	signer, err := embedded.New(embedded.Options{Cert: rootCert, Signer: rootKey, Clock: s.now})
+	signer, err := embedded.New(s.rootOptions(embedded.Options{Cert: rootCert, Signer: rootKey, Clock: s.now}))
 	if err != nil {
 		return err
 	}

@@ -65,6 +65,22 @@ func (s *Server) caOptions(logical string, o embedded.Options) embedded.Options 
 	return o
 }
 
+// rootOptions adds, when a PKI base URL is known, the URLs of the root's
+// CRL and certificate: the root signs them into the issuing CA
+// certificates it makes (cRLDistributionPoints, caIssuers). The root
+// answers no OCSP, so no OCSP URL.
+func (s *Server) rootOptions(o embedded.Options) embedded.Options {
+	if s.pki.base != "" {
+		o.CRLURLs, _, o.IssuerURLs = revocation.URLs(s.pki.base, RootLogicalName)
+	}
+	return o
+}
+
+// registerRootCRL records the root CA for CRL publication only.
+func (s *Server) registerRootCRL(id int64, logical string, c *embedded.CA) {
+	s.pki.cas = append(s.pki.cas, revocation.CA{ID: id, LogicalName: logical, Signer: c, CRLOnly: true})
+}
+
 // registerRevocationCA records an issuing CA for CRL and OCSP publication.
 func (s *Server) registerRevocationCA(id int64, logical string, c *embedded.CA) {
 	s.pki.cas = append(s.pki.cas, revocation.CA{ID: id, LogicalName: logical, Signer: c})

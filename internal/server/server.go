@@ -135,14 +135,6 @@ func (s *Server) loadCAs(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("CA %s: %w", r.LogicalName, err)
 		}
-		if r.Role == "root" {
-			s.root = cert
-			continue
-		}
-		chain, err := x509.ParseCertificates(r.ChainDER)
-		if err != nil {
-			return fmt.Errorf("CA %s chain: %w", r.LogicalName, err)
-		}
 		der, err := s.keyring.Open(r.KeySealed, caKeyAAD(r.LogicalName))
 		if err != nil {
 			return fmt.Errorf("CA %s: cannot open its key with %s (a database needs the master key it was created with): %w",
@@ -151,6 +143,21 @@ func (s *Server) loadCAs(ctx context.Context) error {
 		key, err := embedded.ParsePrivateKey(der)
 		if err != nil {
 			return err
+		}
+		if r.Role == "root" {
+			// The root signs only its CRL here (issuing CAs are made in
+			// bootstrap.go); it issues nothing through a connector.
+			s.root = cert
+			rc, err := embedded.New(embedded.Options{Cert: cert, Signer: key, Clock: s.now})
+			if err != nil {
+				return fmt.Errorf("CA %s: %w", r.LogicalName, err)
+			}
+			s.registerRootCRL(r.ID, r.LogicalName, rc)
+			continue
+		}
+		chain, err := x509.ParseCertificates(r.ChainDER)
+		if err != nil {
+			return fmt.Errorf("CA %s chain: %w", r.LogicalName, err)
 		}
 		c, err := embedded.New(s.caOptions(r.LogicalName, embedded.Options{Cert: cert, Signer: key, Chain: chain, Clock: s.now}))
 		if err != nil {

@@ -43,6 +43,11 @@ type BootstrapOptions struct {
 	// as P-384, and its 128-bit strength matches the RSA-3072 and P-256
 	// keys it certifies. The long-lived root gets P-384's margin.
 	IssuingCurve elliptic.Curve
+
+	// RootCRLURLs and RootIssuerURLs become the cRLDistributionPoints and
+	// authorityInfoAccess caIssuers of the issuing CA certificate: where
+	// the root's CRL and certificate are published. Empty: left out.
+	RootCRLURLs, RootIssuerURLs []string
 }
 
 // Material is a freshly made CA hierarchy: the caller seals the keys
@@ -128,10 +133,12 @@ func Bootstrap(rand io.Reader, now time.Time, opts BootstrapOptions) (*Material,
 	}
 
 	root, err := New(Options{
-		Cert:   rootCert,
-		Signer: rootKey,
-		Clock:  func() time.Time { return now },
-		Rand:   rand,
+		Cert:       rootCert,
+		Signer:     rootKey,
+		Clock:      func() time.Time { return now },
+		Rand:       rand,
+		CRLURLs:    opts.RootCRLURLs,
+		IssuerURLs: opts.RootIssuerURLs,
 	})
 	if err != nil {
 		return nil, err
