@@ -116,6 +116,11 @@ func Run(ctx context.Context, cfg Config) error {
 	if a.id, err = loadIdentity(cfg.DataDir); err != nil {
 		return err
 	}
+	unlock, err := lockDir(cfg.DataDir)
+	if err != nil {
+		return fmt.Errorf("--data-dir %s: %w", cfg.DataDir, err)
+	}
+	defer unlock()
 	a.client = &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{
 		TLSClientConfig: &tls.Config{RootCAs: a.roots, MinVersion: tls.VersionTLS12,
 			GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
@@ -298,6 +303,10 @@ func (a *agentRun) session(ctx context.Context) ([]orchestrator.SessionJob, erro
 		return nil, err
 	}
 	a.token = resp.Session.Token
+	if err := a.id.saveSession(a.token); err != nil {
+		// Not fatal: a restart then waits for the job lease instead.
+		a.log.Warn("saving the session token", "err", err)
+	}
 	if resp.Session.HeartbeatInterval > 0 {
 		a.hb = time.Duration(resp.Session.HeartbeatInterval) * time.Minute
 	}
@@ -311,8 +320,13 @@ func (a *agentRun) session(ctx context.Context) ([]orchestrator.SessionJob, erro
 func (a *agentRun) haveBootstrap() bool { return a.cfg.Token != "" || a.cfg.Username != "" }
 
 func (a *agentRun) registerRequest() orchestrator.RegisterRequest {
+	prev := a.token
+	if prev == "" {
+		prev = a.id.lastSession()
+	}
 	return orchestrator.RegisterRequest{AgentPlatform: 5, AgentVersion: Version, ClientMachine: a.cfg.ClientMachine,
-		AgentId: a.id.state.AgentId, Capabilities: Capabilities, ClientParameters: map[string]string{}}
+		AgentId: a.id.state.AgentId, Capabilities: Capabilities, ClientParameters: map[string]string{},
+		PreviousSessionToken: prev}
 }
 
 // register is the mTLS registration.

@@ -515,6 +515,41 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		}
 	})
 
+	t.Run("second live process: a registration does not take a job another session runs", func(t *testing.T) {
+		id5, _ := as.enrollStore(t, "five.example")
+		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id5, Alias: "five", PrivateKey: true})
+		raw := as.rawAgent(t, dirA)
+		s1 := raw.register(t)
+		var cfg orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
+		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("first session did not get the job: %+v", cfg.Result)
+		}
+		// Another process of the same agent (it does not know s1's token)
+		// registers while s1 runs the job: the job is not offered to it and
+		// it cannot take it.
+		s2 := raw.register(t)
+		if s2.Result.Status != orchestrator.StatusSuccess || contains(jobIDs(s2.Session.Jobs), job) {
+			t.Fatalf("registration offered the running job: %+v", s2)
+		}
+		var steal orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s2.Session.Token, JobId: job}, &steal)
+		if !steal.JobCancelled || steal.Job.EntryContents != "" {
+			t.Fatalf("a second live process took the running job: %+v", steal.Result)
+		}
+		var done orchestrator.CompleteResponse
+		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 2}, &done)
+		if done.Result.Status != orchestrator.StatusSuccess {
+			t.Fatalf("the running session's completion: %+v", done.Result)
+		}
+		if h := as.history(t, job); len(h) != 1 {
+			t.Fatalf("job history has %d attempts, want 1: %v", len(h), h)
+		}
+		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil { // the queued inventory
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("killed agent: the restarted agent runs the job once", func(t *testing.T) {
 		id4, _ := as.enrollStore(t, "four.example")
 		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id4, Alias: "four", PrivateKey: true})
@@ -525,8 +560,12 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
 			t.Fatalf("first session did not get the job: %+v", cfg.Result)
 		}
-		// The process dies; the agent restarts and registers again: it takes
-		// its job back at once.
+		// The process dies (having saved its session in the data directory,
+		// as the agent does); the agent restarts and registers again naming
+		// that session: it takes its job back at once.
+		if err := os.WriteFile(filepath.Join(dirA, "agent.session"), []byte(s1.Session.Token+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
 		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
 			t.Fatal(err)
 		}
@@ -543,6 +582,9 @@ func runAgentProtocol(t *testing.T, dsn string) {
 		}
 		var stale orchestrator.CompleteResponse
 		raw.post(t, orchestrator.PathManagementDone, orchestrator.CompleteRequest{SessionToken: s1.Session.Token, JobId: job, Status: 4}, &stale)
+		if stale.Result.Status != orchestrator.StatusError || stale.Result.Error == nil || stale.Result.Error.CodeString != orchestrator.CodeSession {
+			t.Errorf("the superseded session's completion: %+v, want refused with %s", stale.Result, orchestrator.CodeSession)
+		}
 		if h := as.history(t, job); len(h) != 1 || h[0]["Result"] == float64(4) {
 			t.Fatalf("job history: %v", h)
 		}

@@ -77,9 +77,11 @@ type Repo interface {
 	JobHolder(ctx context.Context, jobID string) (string, time.Time, error)
 	ReleaseJob(ctx context.Context, jobID string) error
 	// ReleaseAgentHolds drops the holds of the agent's sessions other than
-	// keepSession: a registration starts a new agent process, whose earlier
-	// process (killed mid-job) will not finish what it held.
+	// keepSession.
 	ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) error
+	// ReleaseSessionHolds drops the holds of one session of the agent and
+	// ends the queue leases of the unfinished jobs it held.
+	ReleaseSessionHolds(ctx context.Context, agentID, sessionHash string) error
 
 	Certificate(ctx context.Context, id int64) (certificate.Record, error)
 	CertificateByThumbprint(ctx context.Context, tp string) (certificate.Record, error)
@@ -418,9 +420,13 @@ func (s *Service) registerMTLS(ctx context.Context, cert *x509.Certificate, req 
 	if err != nil {
 		return RegisterResponse{}, err
 	}
-	// A restarted agent takes its unfinished jobs back at once instead of
-	// waiting for its dead session's holds to expire.
-	if err := s.o.Repo.ReleaseAgentHolds(ctx, agent.AgentID, hashToken(tok)); err != nil {
+	// A restarted agent names the session it replaces: that session ends
+	// (its late configuration, inventory or completion calls are refused)
+	// and the jobs it held come back at once. Holds of the agent's other
+	// sessions are left alone: they may belong to another live process of
+	// the agent, which is running the job now; they end with completion or
+	// with the lease.
+	if err := s.supersede(ctx, agent.AgentID, req.PreviousSessionToken, now); err != nil {
 		return RegisterResponse{}, err
 	}
 	sessionJobs, err := s.jobsFor(ctx, agent, hashToken(tok), now)
@@ -491,6 +497,29 @@ func decodeCSR(text string) (*x509.CertificateRequest, error) {
 }
 
 // ---- sessions ----
+
+// supersede ends the agent's session of token prev, when there is one, and
+// releases the jobs it held.
+func (s *Service) supersede(ctx context.Context, agentID, prev string, now time.Time) error {
+	if prev == "" || len(prev) > 200 {
+		return nil
+	}
+	h := hashToken(prev)
+	sess, err := s.o.Repo.Session(ctx, h)
+	if err != nil {
+		if s.isNotFound(err) {
+			return nil
+		}
+		return err
+	}
+	if !strings.EqualFold(sess.AgentID, agentID) {
+		return nil // another agent's token: not this caller's to end
+	}
+	if err := s.o.Repo.ReleaseSessionHolds(ctx, agentID, h); err != nil {
+		return err
+	}
+	return s.o.Repo.TouchSession(ctx, h, sess.LastSeen, now)
+}
 
 func hashToken(tok string) string {
 	sum := sha256.Sum256([]byte(tok))

@@ -51,6 +51,12 @@ type RegisterRequest struct {
 	AgentId          string
 	Capabilities     []string
 	ClientParameters map[string]string
+	// PreviousSessionToken (certdock extension) is the session this
+	// registration replaces: the token the same agent process, or its
+	// predecessor on the same data directory, last held. That session ends
+	// and the jobs it held are handed back at once; holds of any other
+	// session of the agent stay until they are completed or their lease ends.
+	PreviousSessionToken string `json:",omitempty"`
 }
 
 // SessionJob is one job handed out with a session or heartbeat.

@@ -71,6 +71,19 @@ func (q Q) ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) e
 	return err
 }
 
+// ReleaseSessionHolds drops the holds of one of an agent's sessions and
+// ends the queue leases of the unfinished jobs it held, so the session that
+// replaces it gets them at once.
+func (q Q) ReleaseSessionHolds(ctx context.Context, agentID, sessionHash string) error {
+	if _, err := q.exec(ctx, `UPDATE jobs SET lease_until = NULL WHERE state = ? AND agent_id = ?
+		AND id IN (SELECT job_id FROM agent_job_leases WHERE agent_id = ? AND session_hash = ?)`,
+		jobs.StateLeased, agentID, agentID, sessionHash); err != nil {
+		return err
+	}
+	_, err := q.exec(ctx, `DELETE FROM agent_job_leases WHERE agent_id = ? AND session_hash = ?`, agentID, sessionHash)
+	return err
+}
+
 // JobHolder returns the session holding a job, "" when none.
 func (q Q) JobHolder(ctx context.Context, jobID string) (string, time.Time, error) {
 	var h string

@@ -110,3 +110,29 @@ func TestStore_JobHolds(t *testing.T) {
 		}
 	})
 }
+
+// TestStore_ReleaseSessionHolds: a session's holds go, the agent's other
+// sessions (maybe another live process) and other agents keep theirs.
+func TestStore_ReleaseSessionHolds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
+		ctx := context.Background()
+		q := db.Q()
+		now := utc("2026-03-01T10:00:00Z")
+		holds := []struct{ job, session, agent string }{
+			{"job-3", "s1", "agent-1"}, {"job-4", "s2", "agent-1"}, {"job-5", "s1", "agent-2"}, {"job-6", "s1", "agent-1"},
+		}
+		for _, h := range holds {
+			if ok, err := q.HoldJob(ctx, h.job, h.session, h.agent, now, now.Add(5*time.Minute)); !ok || err != nil {
+				t.Fatalf("hold %v: %v %v", h, ok, err)
+			}
+		}
+		if err := q.ReleaseSessionHolds(ctx, "agent-1", "s1"); err != nil {
+			t.Fatal(err)
+		}
+		for job, want := range map[string]string{"job-3": "", "job-6": "", "job-4": "s2", "job-5": "s1"} {
+			if h, _, err := q.JobHolder(ctx, job); h != want || err != nil {
+				t.Errorf("%s: holder %q %v, want %q", job, h, err, want)
+			}
+		}
+	})
+}
