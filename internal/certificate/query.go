@@ -36,6 +36,6 @@ var QuerySchema = query.NewSchema(
 	query.Field{Name: "RevocationReason", Column: "c.revocation_reason", Kind: query.Int},
 	query.Field{Name: "RevocationComment", Column: "c.revocation_comment", Kind: query.String},
 	query.Field{Name: "KeyUsage", Column: "c.key_usage", Kind: query.Int},
-	query.Field{Name: "HasPrivateKey", Column: "(EXISTS (SELECT 1 FROM certificate_keys k2 WHERE k2.certificate_id = c.id))", Kind: query.Bool},
+	query.Field{Name: "HasPrivateKey", Column: "(EXISTS (SELECT 1 FROM certificate_keys k2 WHERE k2.certificate_id = c.id AND NOT EXISTS (SELECT 1 FROM delivery_enrollments d2 WHERE d2.certificate_id = c.id AND d2.key_for_delivery_only = TRUE)))", Kind: query.Bool},
 	query.Field{Name: "RenewedFromId", Column: "c.renewed_from_id", Kind: query.Int},
 )

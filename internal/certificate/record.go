@@ -129,9 +129,14 @@ type Record struct {
 	EKUs                  []EKU
 	CRLDistributionPoints []string
 	Metadata              map[string]string
-	HasPrivateKey         bool   // a retained key exists
-	TemplateName          string // filled on read
-	CAName                string // filled on read
+	HasPrivateKey         bool // certdock holds a key (retained, or kept only for store delivery)
+	// KeyRetained says the held key is retained for recovery (not kept
+	// only for store delivery: delivery_enrollments.key_for_delivery_only),
+	// until KeyRetainUntil (nil: indefinitely). RecoverableAt combines them.
+	KeyRetained    bool
+	KeyRetainUntil *time.Time
+	TemplateName   string // filled on read
+	CAName         string // filled on read
 }
 
 var ekuNames = map[string]string{
@@ -269,4 +274,10 @@ func ExtKeyUsageByOID(oid string) (x509.ExtKeyUsage, bool) {
 		}
 	}
 	return 0, false
+}
+
+// RecoverableAt says whether POST /Certificates/Recover can return the
+// certificate's key at now: the rule retrieve.Recover applies.
+func (r Record) RecoverableAt(now time.Time) bool {
+	return r.KeyRetained && (r.KeyRetainUntil == nil || !now.After(*r.KeyRetainUntil))
 }

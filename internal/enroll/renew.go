@@ -109,8 +109,12 @@ func (s *Service) oneClickBlocker(ctx context.Context, r certificate.Record) (st
 	if kind == KindCSR {
 		return fmt.Sprintf("Certificate %d was enrolled from a CSR, and certdock holds no key for it; renew it by enrolling a new CSR.", r.ID), nil
 	}
-	if !r.HasPrivateKey {
-		return fmt.Sprintf("Certificate %d has no retained private key (its template does not retain keys); renew it by PFX enrollment with RenewalCertificateId.", r.ID), nil
+	// The rule of POST /Certificates/Recover: a key kept only for store
+	// delivery, or past its retention, is not a retained key. A renewal
+	// would otherwise issue a certificate whose new key (retained only as
+	// the template says) the caller could never obtain.
+	if !r.RecoverableAt(s.o.Now().UTC()) {
+		return fmt.Sprintf("Certificate %d has no recoverable private key (its template does not retain keys, the key was kept only for store delivery, or its retention ended); renew it by PFX enrollment with RenewalCertificateId.", r.ID), nil
 	}
 	if r.TemplateID != nil {
 		t, err := s.o.Store.Template(ctx, *r.TemplateID)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/delivery"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/policy"
@@ -68,6 +69,22 @@ func TestRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// A key kept only so that a store delivery job can install it
+	// (delivery_enrollments.key_for_delivery_only) is refused by Recover;
+	// one-click renewal must say no too.
+	deliveryOnly := pfx("WebServer", "delivery-only.example.com", nil)
+	dRec, err := q.Certificate(ctx, deliveryOnly)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.InsertDeliveryEnrollment(ctx, delivery.Enrollment{CertificateID: deliveryOnly, RequestID: *dRec.CertRequestID,
+		Format: "STORE", PasswordHash: "x", KeyForDeliveryOnly: true, CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := q.RetainedKeyInfo(ctx, deliveryOnly); err == nil {
+		t.Fatal("Recover's key lookup finds a delivery-only key")
+	}
+
 	for _, tc := range []struct {
 		name string
 		id   int64
@@ -77,7 +94,8 @@ func TestRenew(t *testing.T) {
 		{"RetainedPFX", good, enroll.RenewalOneClick, "one click"},
 		{"Revoked", revoked, enroll.RenewalNone, "revoked"},
 		{"CSR", csrRes.CertificateID, enroll.RenewalNone, "enrolled from a CSR"},
-		{"NotRetained", pfx("NoRetain", "n.example.com", nil), enroll.RenewalNone, "no retained private key"},
+		{"NotRetained", pfx("NoRetain", "n.example.com", nil), enroll.RenewalNone, "no recoverable private key"},
+		{"KeyForDeliveryOnly", deliveryOnly, enroll.RenewalNone, "kept only for store delivery"},
 		{"NoOneClick", pfx("NoClick", "c.example.com", nil), enroll.RenewalNone, "does not allow one-click"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

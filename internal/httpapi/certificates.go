@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/certificate"
@@ -108,6 +109,8 @@ type certificateDTO struct {
 
 type certView struct {
 	metadata, locations, hasPrivateKey bool
+	// now decides whether a retained key is still recoverable.
+	now time.Time
 }
 
 func hash(s string) string {
@@ -127,7 +130,7 @@ func toCertificateDTO(c certificate.Record, v certView) certificateDTO {
 		RequesterName: c.RequesterName, ContentBytes: base64.StdEncoding.EncodeToString(c.DER),
 		ExtendedKeyUsages: []ekuDTO{}, SubjectAltNameElements: []sanDTO{}, CRLDistributionPoints: []cdpDTO{},
 		LocationsCount: []any{}, SSLLocations: []any{}, Curve: strPtr(c.Curve), EnrollmentPatternId: c.PatternID,
-		RenewedFromId: c.RenewedFromID, ArchivedKey: c.HasPrivateKey, KeyRecoverable: c.HasPrivateKey,
+		RenewedFromId: c.RenewedFromID, ArchivedKey: c.RecoverableAt(v.now), KeyRecoverable: c.RecoverableAt(v.now),
 		OwnerRoleName: strPtr(c.OwnerRoleName), PrincipalName: strPtr(c.RequesterName),
 	}
 	if c.CertRequestID != nil {
@@ -135,7 +138,10 @@ func toCertificateDTO(c certificate.Record, v certView) certificateDTO {
 		d.CARecordId = idString(*c.CertRequestID)
 	}
 	if v.hasPrivateKey {
-		d.HasPrivateKey = c.HasPrivateKey
+		// What a user can get back with POST /Certificates/Recover: a key
+		// kept only for store delivery, or past its retention, does not
+		// count (docs/lifecycle.md).
+		d.HasPrivateKey = c.RecoverableAt(v.now)
 	}
 	if c.Revocation != nil {
 		d.RevocationEffDate = tsp(&c.Revocation.EffectiveDate)
@@ -194,6 +200,7 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err != nil {
 		return err
 	}
+	v.now = a.o.Now()
 	if _, ok := queryValue(r.URL.Query(), "collectionId"); ok {
 		if _, err := queryInt(r.URL.Query(), "collectionId"); err != nil {
 			return err
@@ -217,6 +224,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
+	v.now = a.o.Now()
 	q := r.URL.Query()
 	var o certificate.ListOptions
 	if o.IncludeRevoked, err = queryBoolPrefixed(q, "IncludeRevoked"); err != nil {

@@ -82,7 +82,10 @@ const certSelect = `SELECT c.id, c.thumbprint, c.serial_number, c.issuer_dn, c.i
 	c.curve, c.signing_algorithm, c.key_usage, c.template_id, c.enrollment_pattern_id, c.ca_id, c.cert_request_id,
 	c.requester_id, c.requester_name, c.owner_role_id, c.renewed_from_id, c.revocation_eff_date, c.revocation_reason,
 	c.revocation_comment, c.der, c.doc, coalesce(t.common_name, ''), coalesce(r.name, ''), coalesce(ca.logical_name, ''),
-	coalesce(ca.host_name, ''), (SELECT count(*) FROM certificate_keys k WHERE k.certificate_id = c.id)
+	coalesce(ca.host_name, ''), (SELECT count(*) FROM certificate_keys k WHERE k.certificate_id = c.id),
+	(SELECT count(*) FROM certificate_keys k WHERE k.certificate_id = c.id AND NOT EXISTS (SELECT 1 FROM delivery_enrollments d
+		WHERE d.certificate_id = c.id AND d.key_for_delivery_only = TRUE)),
+	(SELECT k.retain_until FROM certificate_keys k WHERE k.certificate_id = c.id)
 	FROM certificates c
 	LEFT JOIN templates t ON t.id = c.template_id
 	LEFT JOIN roles r ON r.id = c.owner_role_id
@@ -95,11 +98,12 @@ func scanCert(sc interface{ Scan(...any) error }) (certificate.Record, error) {
 	var tid, pid, caid, reqid, rqid, owner, renewed, revReason sql.NullInt64
 	var revComment sql.NullString
 	var doc, caLogical, caHost string
-	var keys int
+	var keys, retained int
+	var retainUntil nullTime
 	err := sc.Scan(&r.ID, &r.Thumbprint, &r.SerialNumber, &r.IssuerDN, &r.IssuedDN, &r.IssuedCN, &r.IssuedOU,
 		&r.IssuedEmail, &nb, &na, &imp, &state, &keyType, &r.KeySize, &r.KeyAlgorithm, &r.Curve,
 		&r.SigningAlgorithm, &r.KeyUsage, &tid, &pid, &caid, &reqid, &rqid, &r.RequesterName, &owner, &renewed,
-		&revAt, &revReason, &revComment, &r.DER, &doc, &r.TemplateName, &r.OwnerRoleName, &caLogical, &caHost, &keys)
+		&revAt, &revReason, &revComment, &r.DER, &doc, &r.TemplateName, &r.OwnerRoleName, &caLogical, &caHost, &keys, &retained, &retainUntil)
 	if err != nil {
 		return r, err
 	}
@@ -119,6 +123,11 @@ func scanCert(sc interface{ Scan(...any) error }) (certificate.Record, error) {
 		r.CAName = caHost + `\` + caLogical
 	}
 	r.HasPrivateKey = keys > 0
+	r.KeyRetained = retained > 0
+	if retainUntil.Valid {
+		t := retainUntil.Time
+		r.KeyRetainUntil = &t
+	}
 	return r, nil
 }
 

@@ -70,5 +70,28 @@ func TestStore_Lifecycle(t *testing.T) {
 		if _, _, err := q.RetainedKeyInfo(ctx, ids["AA02"]); !errors.Is(err, sqlstore.ErrNotFound) {
 			t.Fatalf("RetainedKeyInfo of a delivery-only key: %v, want ErrNotFound", err)
 		}
+		// The certificate record says the same (GET /Certificates/{id}
+		// KeyRecoverable, one-click renewal): held, but not recoverable.
+		for _, c := range []struct {
+			tp                  string
+			held, retained, rec bool
+			until               *time.Time
+		}{
+			{"AA01", true, true, true, &until},
+			{"AA02", true, false, false, nil},
+			{"AA03", false, false, false, nil},
+		} {
+			r, err := q.Certificate(ctx, ids[c.tp])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.HasPrivateKey != c.held || r.KeyRetained != c.retained || r.RecoverableAt(now) != c.rec ||
+				(c.until == nil) != (r.KeyRetainUntil == nil) || (c.until != nil && !r.KeyRetainUntil.Equal(*c.until)) {
+				t.Errorf("%s: HasPrivateKey %v KeyRetained %v until %v RecoverableAt %v", c.tp, r.HasPrivateKey, r.KeyRetained, r.KeyRetainUntil, r.RecoverableAt(now))
+			}
+		}
+		if r, _ := q.Certificate(ctx, ids["AA01"]); r.RecoverableAt(until.Add(time.Second)) {
+			t.Error("AA01 recoverable after its retention ended")
+		}
 	})
 }
