@@ -74,9 +74,6 @@ func (a *API) listScheduledJobs(w http.ResponseWriter, r *http.Request, p *auth.
 	return writeJSON(w, out)
 }
 
-// historyStatusCompleted is the JobStatus shown for a finished attempt.
-const historyStatusCompleted = 3
-
 func (a *API) listJobHistory(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	hs, err := a.o.Jobs.History(r.Context(), r.URL.Query())
 	if err != nil {
@@ -88,7 +85,7 @@ func (a *API) listJobHistory(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		end := h.OperationEnd
 		out = append(out, jobHistoryDTO{JobHistoryId: h.ID, AgentMachine: h.ClientMachine, JobId: h.JobID,
 			JobType: name(h.StoreType, h.Operation), OperationStart: ts(h.OperationStart), OperationEnd: tsp(&end),
-			Message: h.Message, Result: h.Status, Status: historyStatusCompleted, StorePath: h.StorePath, ClientMachine: h.ClientMachine})
+			Message: h.Message, Result: h.Status, Status: h.JobStatus(), StorePath: h.StorePath, ClientMachine: h.ClientMachine})
 	}
 	return writeJSON(w, out)
 }

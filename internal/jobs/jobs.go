@@ -137,6 +137,27 @@ type HistoryEntry struct {
 	Message        string
 	OperationStart time.Time
 	OperationEnd   time.Time
+	// WillRetry: an error attempt after which the job ran, or will run,
+	// again (set by Service.History).
+	WillRetry bool
+}
+
+// Keyfactor's JobStatus of a job history entry (the SDK's
+// KeyfactorOrchestratorsCommonEnumsOrchestratorJobStatusJobStatus):
+// 0 Unknown, 1 Waiting, 2 InProcess, 3 Completed, 4 Acknowledged,
+// 5 CompletedWillRetry. Result is the agent's JobCompleteStatus
+// (2 Success, 3 Warning, 4 Failure).
+const (
+	JobStatusCompleted          = 3
+	JobStatusCompletedWillRetry = 5
+)
+
+// JobStatus is the entry's Keyfactor JobStatus.
+func (h HistoryEntry) JobStatus() int {
+	if h.WillRetry {
+		return JobStatusCompletedWillRetry
+	}
+	return JobStatusCompleted
 }
 
 // Store is the storage Schedule needs; sqlstore.Q (in or out of a
@@ -493,7 +514,30 @@ func (s *Service) History(ctx context.Context, v url.Values) ([]HistoryEntry, er
 		return nil, err
 	}
 	out, err := s.o.Repo.JobHistory(ctx, l)
-	return out, errs.Wrap(err, "listing job history")
+	if err != nil {
+		return nil, errs.Wrap(err, "listing job history")
+	}
+	// An error attempt was not the last one when the job is still waiting
+	// to run again or later attempts exist.
+	jobsByID := map[string]Row{}
+	for i := range out {
+		h := &out[i]
+		if h.Status != StatusError {
+			continue
+		}
+		r, ok := jobsByID[h.JobID]
+		if !ok {
+			if r, err = s.o.Repo.Job(ctx, h.JobID); err != nil {
+				if s.o.IsNotFound(err) {
+					continue
+				}
+				return nil, errs.Wrap(err, "reading job")
+			}
+			jobsByID[h.JobID] = r
+		}
+		h.WillRetry = !r.Done() || r.Attempts > h.Attempt
+	}
+	return out, nil
 }
 
 func (s *Service) compile(v url.Values, schema *query.Schema, def string) (ListQuery, error) {

@@ -3,7 +3,9 @@ package sqlstore_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -267,6 +269,66 @@ func TestJobs_LeaseExpiryAndRetry(t *testing.T) {
 		out, err = js.Finish(ctx, id2, jobs.Completion{Status: jobs.StatusError, Message: "unsupported", Impossible: true}, now)
 		if err != nil || out.Retry || out.Job.State != jobs.StateFailed {
 			t.Fatalf("impossible job = %+v, %v", out, err)
+		}
+
+		// JobHistory: every error attempt but the last is CompletedWillRetry (5);
+		// the final failure and the impossible job are Completed (3) with Result 4.
+		hist, err := js.History(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hist {
+			if h.JobID == id || h.JobID == id2 {
+				tag := "a"
+				if h.JobID == id2 {
+					tag = "b"
+				}
+				got = append(got, fmt.Sprintf("%s%d:%d/%d", tag, h.Attempt, h.Status, h.JobStatus()))
+			}
+		}
+		if g, want := strings.Join(got, " "), "a2:4/5 a3:4/5 a4:4/5 a5:4/3 b1:4/3"; g != want {
+			t.Errorf("history attempt:Result/Status = %s, want %s", g, want)
+		}
+	})
+}
+
+// TestJobs_HistoryStatusAfterRetrySucceeds: an error followed by a
+// successful retry shows 5 then 3; a warning is Completed with Result 3.
+func TestJobs_HistoryStatusAfterRetrySucceeds(t *testing.T) {
+	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+		agent, store := jobFixture(t, db, t0)
+		js := jobsService(db)
+		id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: 3}, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		steps := []struct {
+			at     time.Time
+			status int
+		}{{t0, jobs.StatusError}, {t0.Add(2 * time.Minute), jobs.StatusWarning}}
+		for _, st := range steps {
+			if _, err := js.Lease(ctx, id, agent, st.at, time.Minute); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := js.Finish(ctx, id, jobs.Completion{Status: st.status, Message: "m"}, st.at); err != nil {
+				t.Fatal(err)
+			}
+		}
+		hist, err := js.History(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, h := range hist {
+			if h.JobID == id {
+				got = append(got, fmt.Sprintf("%d:%d/%d", h.Attempt, h.Status, h.JobStatus()))
+			}
+		}
+		if g, want := strings.Join(got, " "), "1:4/5 2:3/3"; g != want {
+			t.Errorf("history attempt:Result/Status = %s, want %s", g, want)
 		}
 	})
 }
