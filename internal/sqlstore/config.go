@@ -116,16 +116,7 @@ func (q Q) CAs(ctx context.Context, role string) ([]CARow, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []CARow
-	for rows.Next() {
-		r, err := scanCA(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collect(rows, scanCA)
 }
 
 // CA returns one CA by id.
@@ -179,16 +170,7 @@ func (q Q) Templates(ctx context.Context) ([]policy.Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []policy.Template
-	for rows.Next() {
-		t, err := scanTemplate(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collect(rows, scanTemplate)
 }
 
 // Template returns a template by id.
@@ -263,16 +245,7 @@ func (q Q) Patterns(ctx context.Context) ([]policy.Pattern, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []policy.Pattern
-	for rows.Next() {
-		p, err := scanPattern(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return collect(rows, scanPattern)
 }
 
 // Pattern returns a pattern by id.
@@ -339,16 +312,7 @@ func (q Q) MetadataFields(ctx context.Context) ([]policy.MetadataField, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []policy.MetadataField
-	for rows.Next() {
-		f, err := scanField(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, f)
-	}
-	return out, rows.Err()
+	return collect(rows, scanField)
 }
 
 // MetadataField returns a metadata field by id.

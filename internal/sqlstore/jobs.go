@@ -105,16 +105,7 @@ func (q Q) DueJobs(ctx context.Context, agentID string, now time.Time, limit int
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []jobs.Row{}
-	for rows.Next() {
-		r, err := scanJob(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return collectList(rows, func(sc rowScanner) (jobs.Row, error) { return scanJob(sc) })
 }
 
 // LeaseJob leases a job to an agent in one statement. On PostgreSQL the
@@ -171,18 +162,12 @@ func (q Q) ScheduledJobs(ctx context.Context, l jobs.ListQuery) ([]jobs.Schedule
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []jobs.ScheduledView{}
-	for rows.Next() {
+	return collectList(rows, func(sc rowScanner) (jobs.ScheduledView, error) {
 		var t jobs.Target
-		r, err := scanJob(rows, &t.AgentID, &t.ClientMachine, &t.StorePath, &t.StoreType)
-		if err != nil {
-			return nil, err
-		}
+		r, err := scanJob(sc, &t.AgentID, &t.ClientMachine, &t.StorePath, &t.StoreType)
 		t.StoreID = r.StoreID
-		out = append(out, jobs.ScheduledView{Job: r.Job, Target: t})
-	}
-	return out, rows.Err()
+		return jobs.ScheduledView{Job: r.Job, Target: t}, err
+	})
 }
 
 // JobHistory lists finished attempts.
@@ -197,23 +182,18 @@ func (q Q) JobHistory(ctx context.Context, l jobs.ListQuery) ([]jobs.HistoryEntr
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []jobs.HistoryEntry{}
-	for rows.Next() {
+	return collectList(rows, func(sc rowScanner) (jobs.HistoryEntry, error) {
 		var (
 			h          jobs.HistoryEntry
 			op         int
 			start, end nullTime
 		)
-		if err := rows.Scan(&h.ID, &h.JobID, &h.StoreID, &h.AgentID, &h.ClientMachine, &h.StorePath, &h.StoreType, &op,
-			&h.Attempt, &h.Status, &h.Message, &start, &end); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&h.ID, &h.JobID, &h.StoreID, &h.AgentID, &h.ClientMachine, &h.StorePath, &h.StoreType, &op,
+			&h.Attempt, &h.Status, &h.Message, &start, &end)
 		h.Operation = jobs.Operation(op)
 		h.OperationStart, h.OperationEnd = start.Time, end.Time
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, err
+	})
 }
 
 // StoresDueForInventory lists stores whose next scheduled inventory is due.
@@ -223,16 +203,7 @@ func (q Q) StoresDueForInventory(ctx context.Context, now time.Time, limit int) 
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.Store{}
-	for rows.Next() {
-		r, err := scanStore(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r.Store)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanStoreOnly)
 }
 
 // SetNextInventory sets (or clears) a store's next scheduled inventory.

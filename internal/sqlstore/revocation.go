@@ -38,19 +38,14 @@ func (q Q) RevokedCertificates(ctx context.Context, caID int64, notAfter time.Ti
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []revocation.Revoked
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (revocation.Revoked, error) {
 		var r revocation.Revoked
 		var at nullTime
 		var reason sql.NullInt64
-		if err := rows.Scan(&r.SerialHex, &at, &reason); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&r.SerialHex, &at, &reason)
 		r.At, r.Reason = at.Time, int(reason.Int64)
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		return r, err
+	})
 }
 
 // CertificateStatus finds a certificate by issuing CA and serial.

@@ -48,17 +48,8 @@ func (q Q) Identities(ctx context.Context) ([]auth.Identity, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []auth.Identity
-	for rows.Next() {
-		i, err := scanIdentity(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, i)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanIdentity)
+	if err != nil {
 		return nil, err
 	}
 	links, err := q.roleLinks(ctx)
@@ -114,16 +105,11 @@ func (q Q) rolesOf(ctx context.Context, identityID int64) ([]auth.RoleRef, error
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []auth.RoleRef
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (auth.RoleRef, error) {
 		var r auth.RoleRef
-		if err := rows.Scan(&r.ID, &r.Name); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&r.ID, &r.Name)
+		return r, err
+	})
 }
 
 // IdentityForLogin implements auth.IdentityStore.
@@ -226,17 +212,8 @@ func (q Q) Roles(ctx context.Context) ([]auth.Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	var out []auth.Role
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanRole)
+	if err != nil {
 		return nil, err
 	}
 	for k := range out {
@@ -272,16 +249,11 @@ func (q Q) membersOf(ctx context.Context, roleID int64) ([]auth.IdentityRef, err
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []auth.IdentityRef
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (auth.IdentityRef, error) {
 		var r auth.IdentityRef
-		if err := rows.Scan(&r.ID, &r.AccountName); err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&r.ID, &r.AccountName)
+		return r, err
+	})
 }
 
 func nonNil(s []string) []string {

@@ -41,16 +41,7 @@ func (q Q) StoreTypes(ctx context.Context) ([]stores.StoreType, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.StoreType{}
-	for rows.Next() {
-		t, err := scanStoreType(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanStoreType)
 }
 
 // StoreTypeByID reads one store type.
@@ -113,16 +104,7 @@ func (q Q) Containers(ctx context.Context, l stores.ListQuery) ([]stores.Contain
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.Container{}
-	for rows.Next() {
-		c, err := scanContainer(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, c)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanContainer)
 }
 
 // Container reads one container.
@@ -187,6 +169,12 @@ func scanStore(sc interface{ Scan(...any) error }) (stores.StoreRow, error) {
 	return r, nil
 }
 
+// scanStoreOnly is scanStore without the sealed password: what lists show.
+func scanStoreOnly(sc rowScanner) (stores.Store, error) {
+	r, err := scanStore(sc)
+	return r.Store, err
+}
+
 // Stores lists stores.
 func (q Q) Stores(ctx context.Context, l stores.ListQuery) ([]stores.Store, error) {
 	text := storeSelect
@@ -215,16 +203,7 @@ func (q Q) Stores(ctx context.Context, l stores.ListQuery) ([]stores.Store, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.Store{}
-	for rows.Next() {
-		r, err := scanStore(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r.Store)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanStoreOnly)
 }
 
 // StoreRow reads one store with its sealed password.
@@ -293,16 +272,7 @@ func (q Q) Agents(ctx context.Context, l stores.ListQuery) ([]stores.Agent, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.Agent{}
-	for rows.Next() {
-		a, err := scanAgent(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, a)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanAgent)
 }
 
 // Agent reads one agent.
@@ -466,16 +436,11 @@ func (q Q) LocationsOf(ctx context.Context, certID int64) ([]stores.Location, er
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []stores.Location{}
-	for rows.Next() {
+	return collectList(rows, func(sc rowScanner) (stores.Location, error) {
 		var l stores.Location
-		if err := rows.Scan(&l.CertificateID, &l.StoreID, &l.StoreMachine, &l.StorePath, &l.StoreType, &l.Alias, &l.ChainLevel); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&l.CertificateID, &l.StoreID, &l.StoreMachine, &l.StorePath, &l.StoreType, &l.Alias, &l.ChainLevel)
+		return l, err
+	})
 }
 
 func orDefault(s, def string) string {

@@ -109,16 +109,7 @@ func (q Q) WorkflowDefinitions(ctx context.Context) ([]workflow.Definition, erro
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []workflow.Definition{}
-	for rows.Next() {
-		d, err := scanDefinition(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, d)
-	}
-	return out, rows.Err()
+	return collectList(rows, scanDefinition)
 }
 
 // ---- workflow instances ----
@@ -231,20 +222,13 @@ func (q Q) WorkflowInstances(ctx context.Context, f workflow.InstanceFilter) ([]
 	if err != nil {
 		return nil, err
 	}
-	out := []workflow.Instance{}
-	var ids []string
-	for rows.Next() {
-		in, err := scanInstance(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, in)
-		ids = append(ids, in.ID)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collectList(rows, scanInstance)
+	if err != nil {
 		return nil, err
+	}
+	var ids []string
+	for _, in := range out {
+		ids = append(ids, in.ID)
 	}
 	sigs, err := q.signals(ctx, ids)
 	if err != nil {
@@ -263,16 +247,11 @@ func (q Q) ExpiredWorkflowInstances(ctx context.Context, now time.Time) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (string, error) {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&id)
+		return id, err
+	})
 }
 
 func (q Q) signals(ctx context.Context, ids []string) (map[string][]workflow.SignalRecord, error) {
@@ -337,29 +316,34 @@ func (q Q) EnqueueWebhook(ctx context.Context, w workflow.Webhook) error {
 	return err
 }
 
-// DueWebhooks lists pending webhooks due at now, oldest first.
-func (q Q) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]workflow.Webhook, error) {
-	rows, err := q.query(ctx, `SELECT id, instance_id, url, method, headers, body, attempts, next_at, state, last_error, created_at
-		FROM workflow_webhooks WHERE state = ? AND next_at <= ? ORDER BY next_at, id LIMIT ?`, workflow.WebhookPending, q.db.T(now), limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []workflow.Webhook
-	for rows.Next() {
+const webhookSelect = `SELECT id, instance_id, url, method, headers, body, attempts, next_at, state, last_error, created_at
+		FROM workflow_webhooks`
+
+// webhookScanner reads a webhookSelect row. strict makes headers that do
+// not decode an error; otherwise (diagnostics) that error is ignored.
+func webhookScanner(strict bool) func(rowScanner) (workflow.Webhook, error) {
+	return func(sc rowScanner) (workflow.Webhook, error) {
 		var w workflow.Webhook
 		var hb string
 		var next, created nullTime
-		if err := rows.Scan(&w.ID, &w.InstanceID, &w.URL, &w.Method, &hb, &w.Body, &w.Attempts, &next, &w.State, &w.LastError, &created); err != nil {
-			return nil, err
+		if err := sc.Scan(&w.ID, &w.InstanceID, &w.URL, &w.Method, &hb, &w.Body, &w.Attempts, &next, &w.State, &w.LastError, &created); err != nil {
+			return w, err
 		}
-		if err := json.Unmarshal([]byte(hb), &w.Headers); err != nil {
-			return nil, err
+		if err := json.Unmarshal([]byte(hb), &w.Headers); err != nil && strict {
+			return w, err
 		}
 		w.NextAt, w.CreatedAt = next.Time, created.Time
-		out = append(out, w)
+		return w, nil
 	}
-	return out, rows.Err()
+}
+
+// DueWebhooks lists pending webhooks due at now, oldest first.
+func (q Q) DueWebhooks(ctx context.Context, now time.Time, limit int) ([]workflow.Webhook, error) {
+	rows, err := q.query(ctx, webhookSelect+` WHERE state = ? AND next_at <= ? ORDER BY next_at, id LIMIT ?`, workflow.WebhookPending, q.db.T(now), limit)
+	if err != nil {
+		return nil, err
+	}
+	return collect(rows, webhookScanner(true))
 }
 
 // UpdateWebhook records a delivery attempt.
@@ -370,25 +354,11 @@ func (q Q) UpdateWebhook(ctx context.Context, w workflow.Webhook) error {
 
 // Webhooks lists an instance's webhooks (tests and diagnostics).
 func (q Q) Webhooks(ctx context.Context, instanceID string) ([]workflow.Webhook, error) {
-	rows, err := q.query(ctx, `SELECT id, instance_id, url, method, headers, body, attempts, next_at, state, last_error, created_at
-		FROM workflow_webhooks WHERE instance_id = ? ORDER BY id`, instanceID)
+	rows, err := q.query(ctx, webhookSelect+` WHERE instance_id = ? ORDER BY id`, instanceID)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []workflow.Webhook
-	for rows.Next() {
-		var w workflow.Webhook
-		var hb string
-		var next, created nullTime
-		if err := rows.Scan(&w.ID, &w.InstanceID, &w.URL, &w.Method, &hb, &w.Body, &w.Attempts, &next, &w.State, &w.LastError, &created); err != nil {
-			return nil, err
-		}
-		_ = json.Unmarshal([]byte(hb), &w.Headers)
-		w.NextAt, w.CreatedAt = next.Time, created.Time
-		out = append(out, w)
-	}
-	return out, rows.Err()
+	return collect(rows, webhookScanner(false))
 }
 
 var _ workflow.Store = Q{}
