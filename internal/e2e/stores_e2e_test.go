@@ -737,6 +737,31 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 		t.Errorf("crash.pem holds %d certificates, want 1", len(tps))
 	}
 
+	// ---- the certificate list's includeLocations (one query per page) matches each certificate's ----
+	var page []struct {
+		Id             int32
+		Locations      []json.RawMessage
+		LocationsCount []json.RawMessage
+	}
+	sxOK(t, in, "GET", "/Certificates?includeLocations=true&pq.returnLimit=1000", nil, &page)
+	withLocs := 0
+	for _, c := range page {
+		var one struct {
+			Locations      []json.RawMessage
+			LocationsCount []json.RawMessage
+		}
+		sxOK(t, in, "GET", fmt.Sprintf("/Certificates/%d?includeLocations=true", c.Id), nil, &one)
+		if a, b := fmt.Sprintf("%s|%s", c.Locations, c.LocationsCount), fmt.Sprintf("%s|%s", one.Locations, one.LocationsCount); a != b {
+			t.Errorf("certificate %d: list Locations %s, single %s", c.Id, a, b)
+		}
+		if len(c.Locations) > 0 {
+			withLocs++
+		}
+	}
+	if withLocs < 3 {
+		t.Errorf("only %d of %d listed certificates have locations, want at least 3", withLocs, len(page))
+	}
+
 	// ---- refusals ----
 	t.Run("v2 with an unknown store", func(t *testing.T) {
 		bogus := sxStore{ID: "0b3a8c1e-7d7f-4d8e-9a55-2f1e5c0d9a11"}
@@ -757,6 +782,38 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 		_, err := enrollV2("past.e2e.example.com", "PFX", []kfv2.EnrollmentManagementStoreRequest{storeReq(pemS, "")}, &past)
 		if code, msg := sxSDKErr(err); code != 400 || !strings.HasPrefix(msg, "JobTime") {
 			t.Fatalf("%d %q, want 400 naming JobTime", code, msg)
+		}
+	})
+
+	// ---- GET /Certificates/{id}/History names every kind of operation and who did it ----
+	t.Run("history over HTTP: enrolled, deployed, downloaded, recovered, renewed, revoked, by whom", func(t *testing.T) {
+		id := strconv.Itoa(int(cert3))
+		pem := map[string]string{"x-certificateformat": "PEM"}
+		if code, b := in.callAs(t, "team-a-op", opPass, "POST", "/Certificates/Download", `{"CertID":`+id+`}`, pem); code != 200 {
+			t.Fatalf("download as team-a-op: %d %s", code, b)
+		}
+		if code, b := in.callAs(t, "admin", adminPassword, "POST", "/Certificates/Recover",
+			`{"CertId":`+id+`,"Password":"Recover-Pass-123456"}`, pem); code != 200 {
+			t.Fatalf("recover: %d %s", code, b)
+		}
+		if code, b := in.callAs(t, "admin", adminPassword, "POST", "/Enrollment/Renew", `{"CertificateId":`+id+`}`, nil); code != 200 {
+			t.Fatalf("renew: %d %s", code, b)
+		}
+		if code, b := in.callAs(t, "admin", adminPassword, "POST", "/Certificates/Revoke",
+			`{"CertificateIds":[`+id+`],"Reason":4,"Comment":"superseded by its renewal"}`, nil); code != 200 {
+			t.Fatalf("revoke: %d %s", code, b)
+		}
+		var h []struct{ Action, Comment, Username string }
+		sxOK(t, in, "GET", "/Certificates/"+id+"/History", nil, &h)
+		for action, who := range map[string]string{"Enrolled": "admin", "Deployed": "", "Downloaded": "team-a-op",
+			"Recovered": "admin", "Renewed": "admin", "Revoked": "admin"} {
+			found := false
+			for _, e := range h {
+				found = found || (e.Action == action && e.Username != "" && (who == "" || e.Username == who))
+			}
+			if !found {
+				t.Errorf("no %s entry by %q in the history: %+v", action, who, h)
+			}
 		}
 	})
 }
