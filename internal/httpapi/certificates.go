@@ -239,13 +239,13 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, p *auth.P
 	}
 	out := make([]certificateDTO, 0, len(recs))
 	for _, c := range recs {
-		d := toCertificateDTO(c, v)
-		if v.locations {
-			if err := a.addLocations(r.Context(), p, &d); err != nil {
-				return err
-			}
+		out = append(out, toCertificateDTO(c, v))
+	}
+	if v.locations {
+		// one locations query for the page, not one per certificate
+		if err := a.addLocationsPage(r.Context(), p, out); err != nil {
+			return err
 		}
-		out = append(out, d)
 	}
 	return writeJSON(w, out)
 }

@@ -324,31 +324,58 @@ type locationCountDTO struct {
 // certificateLocations lists where a certificate was inventoried, the
 // stores the caller may not read left out.
 func (a *API) certificateLocations(ctx context.Context, p *auth.Principal, certID int64) ([]locationDTO, []locationCountDTO, error) {
-	locs, err := a.o.Stores.LocationsOf(ctx, certID)
+	lv, err := a.locationsOf(ctx, p, []int64{certID})
 	if err != nil {
 		return nil, nil, err
 	}
-	out := []locationDTO{}
-	counts := map[int]int{}
-	for _, l := range locs {
-		st, err := a.o.Stores.Get(ctx, l.StoreID)
-		if err != nil || !stores.CanRead(p, st) {
-			continue
-		}
-		out = append(out, locationDTO{StoreMachine: l.StoreMachine, StorePath: l.StorePath, StoreType: l.StoreType,
-			Alias: l.Alias, ChainLevel: l.ChainLevel, CertStoreId: l.StoreID})
-		counts[l.StoreType]++
+	return lv.locs[certID], lv.counts[certID], nil
+}
+
+// locationsView is the readable locations of a page of certificates.
+type locationsView struct {
+	locs   map[int64][]locationDTO
+	counts map[int64][]locationCountDTO
+}
+
+// locationsOf reads the locations of several certificates with one query
+// (a list page with includeLocations=true); store type names are read once
+// per type.
+func (a *API) locationsOf(ctx context.Context, p *auth.Principal, certIDs []int64) (locationsView, error) {
+	all, err := a.o.Stores.LocationsOfMany(ctx, certIDs)
+	if err != nil {
+		return locationsView{}, err
 	}
-	cs := []locationCountDTO{}
-	for typ, n := range counts {
-		name := ""
-		if t, err := a.o.Stores.StoreType(ctx, typ); err == nil {
-			name = t.ShortName
+	names := map[int]string{}
+	typeName := func(typ int) string {
+		n, ok := names[typ]
+		if !ok {
+			if t, err := a.o.Stores.StoreType(ctx, typ); err == nil {
+				n = t.ShortName
+			}
+			names[typ] = n
 		}
-		cs = append(cs, locationCountDTO{Type: name, Count: n})
+		return n
 	}
-	sort.Slice(cs, func(i, j int) bool { return cs[i].Type < cs[j].Type })
-	return out, cs, nil
+	v := locationsView{locs: map[int64][]locationDTO{}, counts: map[int64][]locationCountDTO{}}
+	for _, id := range certIDs {
+		out := []locationDTO{}
+		counts := map[int]int{}
+		for _, l := range all[id] {
+			if !stores.CanRead(p, stores.Store{ID: l.StoreID, ContainerID: l.ContainerID}) {
+				continue
+			}
+			out = append(out, locationDTO{StoreMachine: l.StoreMachine, StorePath: l.StorePath, StoreType: l.StoreType,
+				Alias: l.Alias, ChainLevel: l.ChainLevel, CertStoreId: l.StoreID})
+			counts[l.StoreType]++
+		}
+		cs := []locationCountDTO{}
+		for typ, n := range counts {
+			cs = append(cs, locationCountDTO{Type: typeName(typ), Count: n})
+		}
+		sort.Slice(cs, func(i, j int) bool { return cs[i].Type < cs[j].Type })
+		v.locs[id], v.counts[id] = out, cs
+	}
+	return v, nil
 }
 
 // addLocations fills a certificate response's Locations and LocationsCount
@@ -361,12 +388,39 @@ func (a *API) addLocations(ctx context.Context, p *auth.Principal, d *certificat
 	if err != nil {
 		return err
 	}
+	setLocations(d, locs, counts)
+	return nil
+}
+
+// addLocationsPage fills Locations and LocationsCount of a page of
+// certificate responses with one locations query.
+func (a *API) addLocationsPage(ctx context.Context, p *auth.Principal, ds []certificateDTO) error {
+	if a.o.Stores == nil || len(ds) == 0 {
+		return nil
+	}
+	ids := make([]int64, len(ds))
+	for i := range ds {
+		ids[i] = ds[i].Id
+	}
+	lv, err := a.locationsOf(ctx, p, ids)
+	if err != nil {
+		return err
+	}
+	for i := range ds {
+		setLocations(&ds[i], lv.locs[ds[i].Id], lv.counts[ds[i].Id])
+	}
+	return nil
+}
+
+func setLocations(d *certificateDTO, locs []locationDTO, counts []locationCountDTO) {
+	if locs == nil {
+		locs = []locationDTO{}
+	}
 	d.Locations = locs
 	d.LocationsCount = make([]any, 0, len(counts))
 	for _, c := range counts {
 		d.LocationsCount = append(d.LocationsCount, c)
 	}
-	return nil
 }
 
 // certificateLocationsResponse is GET /Certificates/Locations/{id}

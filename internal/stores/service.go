@@ -551,6 +551,27 @@ func (s *Service) LocationsOf(ctx context.Context, certID int64) ([]Location, er
 	return ls, errs.Wrap(err, "reading locations")
 }
 
+// maxLocationBatch bounds the certificate ids of one LocationsOfMany query.
+const maxLocationBatch = 500
+
+// LocationsOfMany lists the stores holding each of the certificates (a
+// page of a certificate list) with one query per 500 certificates.
+func (s *Service) LocationsOfMany(ctx context.Context, certIDs []int64) (map[int64][]Location, error) {
+	out := make(map[int64][]Location, len(certIDs))
+	for len(certIDs) > 0 {
+		n := min(len(certIDs), maxLocationBatch)
+		ls, err := s.o.Repo.LocationsOfMany(ctx, certIDs[:n])
+		if err != nil {
+			return nil, errs.Wrap(err, "reading locations")
+		}
+		for _, l := range ls {
+			out[l.CertificateID] = append(out[l.CertificateID], l)
+		}
+		certIDs = certIDs[n:]
+	}
+	return out, nil
+}
+
 // ---- agents ----
 
 // Agents lists agents (pq.queryString over AgentSchema).

@@ -120,6 +120,9 @@ type Location struct {
 	StoreType     int
 	Alias         string
 	ChainLevel    int
+	// ContainerID is the store's container (nil: none), for permission
+	// checks without reading the store again. Filled by LocationsOfMany.
+	ContainerID *int64
 }
 
 // InventoryItem is one entry of a store as an agent reported it.
@@ -195,6 +198,9 @@ type Repo interface {
 	ReplaceInventory(ctx context.Context, storeID string, items []InventoryItem, thumbprints [][]string, now time.Time) error
 	Inventory(ctx context.Context, storeID string, limit, offset int) ([]InventoryEntry, error)
 	LocationsOf(ctx context.Context, certID int64) ([]Location, error)
+	// LocationsOfMany is LocationsOf for several certificates in one query,
+	// ordered by certificate, then as LocationsOf.
+	LocationsOfMany(ctx context.Context, certIDs []int64) ([]Location, error)
 
 	Audit(ctx context.Context, at time.Time, actor, action, target, details string) error
 }

@@ -1,0 +1,43 @@
+package sqlstore
+
+import (
+	"context"
+	"strings"
+
+	"github.com/certdock/certdock/internal/stores"
+)
+
+// LocationsOfMany lists where each of the certificates was inventoried, in
+// one query: ordered by certificate, then machine, path and alias (as
+// LocationsOf). The text varies with the number of ids, so it bypasses the
+// prepared-statement cache.
+func (q Q) LocationsOfMany(ctx context.Context, certIDs []int64) ([]stores.Location, error) {
+	if len(certIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(certIDs))
+	for i, id := range certIDs {
+		args[i] = id
+	}
+	text := `SELECT ic.certificate_id, s.id, s.client_machine, s.store_path, s.store_type, i.alias, ic.chain_level, s.container_id
+		FROM store_inventory_certificates ic
+		JOIN store_inventory i ON i.id = ic.item_id
+		JOIN stores s ON s.id = i.store_id
+		WHERE ic.certificate_id IN (?` + strings.Repeat(", ?", len(certIDs)-1) + `)
+		ORDER BY ic.certificate_id, s.client_machine, s.store_path, i.alias`
+	rows, err := q.q.QueryContext(ctx, q.db.rebind(text), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []stores.Location
+	for rows.Next() {
+		var l stores.Location
+		if err := rows.Scan(&l.CertificateID, &l.StoreID, &l.StoreMachine, &l.StorePath, &l.StoreType, &l.Alias, &l.ChainLevel,
+			&l.ContainerID); err != nil {
+			return nil, err
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
