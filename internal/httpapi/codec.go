@@ -55,6 +55,18 @@ func decode(r *http.Request, v any, allowEmpty bool) error {
 	return nil
 }
 
+// decodeAs decodes a required body as a D and turns it into the domain
+// request with toRequest, which validates the fields (a DTO's toRequest
+// method expression, as in decodeAs(r, deployReq.toRequest)).
+func decodeAs[D, R any](r *http.Request, toRequest func(D) (R, error)) (R, error) {
+	var d D
+	if err := decode(r, &d, false); err != nil {
+		var zero R
+		return zero, err
+	}
+	return toRequest(d)
+}
+
 func jsonKind(k string) string {
 	switch k {
 	case "int", "int32", "int64", "uint", "uint32", "uint64", "float64":

@@ -80,11 +80,7 @@ func (s storeEntry) target() delivery.Target {
 }
 
 func (a *API) postDeploy(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	var q deployReq
-	if err := decode(r, &q, false); err != nil {
-		return err
-	}
-	req, err := q.toRequest()
+	req, err := decodeAs(r, deployReq.toRequest)
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/enroll"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/keystore"
 	"github.com/certdock/certdock/internal/policy"
 	"github.com/certdock/certdock/internal/retrieve"
 )
@@ -259,23 +260,31 @@ func (q retrieveReq) selector() retrieve.Selector {
 		SerialNumber: deref(q.SerialNumber), IssuerDN: deref(q.IssuerDN)}
 }
 
+// decodeRetrieve reads what Download and Recover both start with, in this
+// order: the x-certificateformat header (one of formats), the collectionId
+// query parameter, the body and its ChainOrder.
+func decodeRetrieve(r *http.Request, formats string) (format string, q retrieveReq, order keystore.ChainOrder, err error) {
+	if format, err = requiredFormat(r, formats); err != nil {
+		return "", q, order, err
+	}
+	if err = collectionID(r); err != nil {
+		return "", q, order, err
+	}
+	if err = decode(r, &q, false); err != nil {
+		return "", q, order, err
+	}
+	if order, err = chainOrder(deref(q.ChainOrder)); err != nil {
+		return "", q, order, err
+	}
+	return format, q, order, nil
+}
+
 type downloadResponseDTO struct {
 	Content string `json:"Content"`
 }
 
 func (a *API) postDownload(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	format, err := requiredFormat(r, "DER, PEM or P7B")
-	if err != nil {
-		return err
-	}
-	if err := collectionID(r); err != nil {
-		return err
-	}
-	var q retrieveReq
-	if err := decode(r, &q, false); err != nil {
-		return err
-	}
-	order, err := chainOrder(deref(q.ChainOrder))
+	format, q, order, err := decodeRetrieve(r, "DER, PEM or P7B")
 	if err != nil {
 		return err
 	}
@@ -295,18 +304,7 @@ type recoverResponseDTO struct {
 }
 
 func (a *API) postRecover(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	format, err := requiredFormat(r, "PFX, PEM, ZIP or JKS")
-	if err != nil {
-		return err
-	}
-	if err := collectionID(r); err != nil {
-		return err
-	}
-	var q retrieveReq
-	if err := decode(r, &q, false); err != nil {
-		return err
-	}
-	order, err := chainOrder(deref(q.ChainOrder))
+	format, q, order, err := decodeRetrieve(r, "PFX, PEM, ZIP or JKS")
 	if err != nil {
 		return err
 	}

@@ -87,11 +87,7 @@ func (a *API) postRevoke(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	if err := checkCollectionID(r); err != nil {
 		return err
 	}
-	var d revokeRequestDTO
-	if err := decode(r, &d, false); err != nil {
-		return err
-	}
-	req, err := d.toRequest()
+	req, err := decodeAs(r, revokeRequestDTO.toRequest)
 	if err != nil {
 		return err
 	}

@@ -15,14 +15,14 @@ func (a *API) storeRoutes() []Route {
 		{http.MethodGet, "/CertificateStoreTypes", auth.StoresRead, a.listStoreTypes},
 		{http.MethodGet, "/CertificateStoreTypes/{id}", auth.StoresRead, a.getStoreType},
 		{http.MethodGet, "/CertificateStoreTypes/Name/{shortName}", auth.StoresRead, a.getStoreTypeByName},
-		{http.MethodPost, "/CertificateStoreTypes", auth.StoresModify, a.postStoreType},
-		{http.MethodPut, "/CertificateStoreTypes", auth.StoresModify, a.putStoreType},
+		{http.MethodPost, "/CertificateStoreTypes", auth.StoresModify, creating(a.saveStoreType)},
+		{http.MethodPut, "/CertificateStoreTypes", auth.StoresModify, updating(a.saveStoreType)},
 		{http.MethodDelete, "/CertificateStoreTypes/{id}", auth.StoresModify, a.deleteStoreType},
 
 		{http.MethodGet, "/CertificateStoreContainers", auth.StoresRead, a.listContainers},
 		{http.MethodGet, "/CertificateStoreContainers/{id}", auth.StoresRead, a.getContainer},
-		{http.MethodPost, "/CertificateStoreContainers", auth.StoresModify, a.postContainer},
-		{http.MethodPut, "/CertificateStoreContainers", auth.StoresModify, a.putContainer},
+		{http.MethodPost, "/CertificateStoreContainers", auth.StoresModify, creating(a.saveContainer)},
+		{http.MethodPut, "/CertificateStoreContainers", auth.StoresModify, updating(a.saveContainer)},
 		{http.MethodDelete, "/CertificateStoreContainers/{id}", auth.StoresModify, a.deleteContainer},
 
 		{http.MethodGet, "/CertificateStores", auth.StoresRead, a.listStores},

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -326,15 +327,27 @@ func (a *API) saveStoreType(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	return writeJSON(w, toStoreTypeDTO(t))
 }
 
-func (a *API) postStoreType(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return a.saveStoreType(w, r, p, true)
-}
-
-func (a *API) putStoreType(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return a.saveStoreType(w, r, p, false)
-}
-
 func (a *API) deleteStoreType(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return deleteGlobal(w, r, p, func(ctx context.Context, id int64) error {
+		return a.o.Stores.DeleteStoreType(ctx, p, int(id))
+	})
+}
+
+// saveFunc is a handler that creates (POST) or updates (PUT) one resource.
+type saveFunc func(w http.ResponseWriter, r *http.Request, p *auth.Principal, create bool) error
+
+// creating and updating make a saveFunc the POST and the PUT route.
+func creating(save saveFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error { return save(w, r, p, true) }
+}
+
+func updating(save saveFunc) HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p *auth.Principal) error { return save(w, r, p, false) }
+}
+
+// deleteGlobal is DELETE .../{id} of global configuration (store types,
+// containers): the permission globally, the path id, del, 204.
+func deleteGlobal(w http.ResponseWriter, r *http.Request, p *auth.Principal, del func(ctx context.Context, id int64) error) error {
 	if err := needGlobal(p, auth.StoresModify); err != nil {
 		return err
 	}
@@ -342,7 +355,7 @@ func (a *API) deleteStoreType(w http.ResponseWriter, r *http.Request, p *auth.Pr
 	if err != nil {
 		return err
 	}
-	if err := a.o.Stores.DeleteStoreType(r.Context(), p, int(id)); err != nil {
+	if err := del(r.Context(), id); err != nil {
 		return err
 	}
 	return noContent(w)
@@ -469,24 +482,8 @@ func (a *API) saveContainer(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	return writeJSON(w, d)
 }
 
-func (a *API) postContainer(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return a.saveContainer(w, r, p, true)
-}
-
-func (a *API) putContainer(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	return a.saveContainer(w, r, p, false)
-}
-
 func (a *API) deleteContainer(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	if err := needGlobal(p, auth.StoresModify); err != nil {
-		return err
-	}
-	id, err := pathID(r, "id")
-	if err != nil {
-		return err
-	}
-	if err := a.o.Stores.DeleteContainer(r.Context(), p, id); err != nil {
-		return err
-	}
-	return noContent(w)
+	return deleteGlobal(w, r, p, func(ctx context.Context, id int64) error {
+		return a.o.Stores.DeleteContainer(ctx, p, id)
+	})
 }
