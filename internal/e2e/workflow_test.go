@@ -418,6 +418,23 @@ func runWorkflowV1(t *testing.T, dsn string) {
 		t.Fatal("recovered key does not match the certificate")
 	}
 
+	// POST /Workflow/Instances/{id}/Restart re-runs only an instance whose
+	// issuance failed (internal/workflow TestApproval_RestartAfterFailedIssuance
+	// fails the CA and restarts); here its HTTP contract through the SDK.
+	if resp, err := admin.WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdRestartRequest(ctx, instID).Execute(); err == nil ||
+		resp == nil || resp.StatusCode != 409 || !strings.Contains(sdkErr(err), "only an instance whose issuance failed") {
+		t.Errorf("restart of a completed instance: %v %s", resp, sdkErr(err))
+	}
+	if resp, err := admin.WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdRestartRequest(ctx, "00000000-0000-0000-0000-000000000000").Execute(); err == nil || resp == nil || resp.StatusCode != 404 {
+		t.Errorf("restart of an unknown instance: %v %v", resp, err)
+	}
+	if code, b := srv.callAs(t, "admin", adminPassword, "POST", "/Workflow/Instances/"+instID+"/Restart?version=zero", "", nil); code != 400 || !strings.Contains(string(b), "version: ") {
+		t.Errorf("restart with version=zero: %d %s", code, b)
+	}
+	if resp, err := carol.WorkflowInstanceApi.NewCreateWorkflowInstancesInstanceIdRestartRequest(ctx, instID).Execute(); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("restart without /workflows/instances/manage/: %v %v", resp, err)
+	}
+
 	// History names the approvers.
 	code, hb := srv.callAs(t, "admin", adminPassword, "GET", fmt.Sprintf("/Certificates/%d/History", cert.GetId()), "", nil)
 	if code != 200 || !strings.Contains(string(hb), "bob, carol") {

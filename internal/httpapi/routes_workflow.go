@@ -31,6 +31,7 @@ func (a *API) workflowRoutes() []Route {
 		{http.MethodGet, "/Workflow/Instances/{id}", auth.WorkflowsRead, a.getWorkflowInstance},
 		{http.MethodPost, "/Workflow/Instances/{id}/Signals", auth.WorkflowsRead, a.postWorkflowSignal},
 		{http.MethodPost, "/Workflow/Instances/{id}/Stop", auth.WorkflowsManage, a.stopWorkflowInstance},
+		{http.MethodPost, "/Workflow/Instances/{id}/Restart", auth.WorkflowsManage, a.restartWorkflowInstance},
 
 		{http.MethodGet, "/Workflow/Certificates/Pending", auth.WorkflowsRead, a.listPendingRequests},
 		{http.MethodGet, "/Workflow/Certificates/Denied", auth.WorkflowsRead, a.listDeniedRequests},

@@ -475,6 +475,28 @@ func (a *API) stopWorkflowInstance(w http.ResponseWriter, r *http.Request, p *au
 	return noContent(w)
 }
 
+// restartWorkflowInstance re-runs an instance whose issuance failed
+// (query `version`, optional: the definition version). 204 when the
+// restart committed; the instance shows whether the new issuance worked.
+func (a *API) restartWorkflowInstance(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	var version *int
+	if _, ok := queryValue(r.URL.Query(), "version"); ok {
+		n, err := queryInt(r.URL.Query(), "version")
+		if err != nil {
+			return err
+		}
+		if n < 1 || n > 1<<31-1 {
+			return errs.Field("version", "must be a positive integer")
+		}
+		v := int(n)
+		version = &v
+	}
+	if _, err := a.o.Workflow.Restart(r.Context(), p, r.PathValue("id"), version); err != nil {
+		return err
+	}
+	return noContent(w)
+}
+
 // ---- certificate requests (the older endpoints) ----
 
 type wfRequestDTO struct {
