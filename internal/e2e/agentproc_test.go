@@ -193,6 +193,12 @@ func TestAgentProcess_ServiceLifecycle(t *testing.T) {
 	if !strings.Contains(out, "svc, ") || !strings.Contains(out, "PrivateKeyEntry") {
 		t.Fatalf("keytool:\n%s", out)
 	}
+	// A second process on the same data directory refuses to start (one
+	// process per agent identity), and the running one is untouched.
+	second := startAgentProcess(t, cfg)
+	if err := second.wait(20 * time.Second); err == nil || !strings.Contains(second.out.String(), "another certdock agent is running with this --data-dir") {
+		t.Fatalf("second agent on the same data dir: %v\n%s", err, second.out.String())
+	}
 	start := time.Now()
 	if err := p.stop(10 * time.Second); err != nil {
 		t.Fatalf("SIGTERM: %v", err)
