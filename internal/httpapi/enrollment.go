@@ -33,9 +33,15 @@ func apiVersion(r *http.Request) (int, error) {
 // map<string, any> on the wire).
 type stringMap map[string]string
 
-func (m *stringMap) UnmarshalJSON(b []byte) error {
+func (m *stringMap) UnmarshalJSON(b []byte) error { return m.decodeNamed(b, "") }
+
+// decodeNamed decodes the map; errors name parent.key (parent empty: key).
+func (m *stringMap) decodeNamed(b []byte, parent string) error {
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
+		if parent != "" {
+			return errs.Field(parent, "must be a JSON object")
+		}
 		return fmt.Errorf("field must be a JSON object")
 	}
 	out := stringMap{}
@@ -51,12 +57,32 @@ func (m *stringMap) UnmarshalJSON(b []byte) error {
 			continue
 		}
 		if strings.HasPrefix(t, "{") || strings.HasPrefix(t, "[") {
-			return errs.Field(k, "must be a string, number or boolean")
+			name := k
+			if parent != "" {
+				name = parent + "." + k
+			}
+			return errs.Field(name, "must be a string, number or boolean")
 		}
 		out[k] = t
 	}
 	*m = out
 	return nil
+}
+
+// metadataMap and fieldsMap are the PFX request's Metadata and
+// AdditionalEnrollmentFields: their errors name the request field
+// ("Metadata.Team: ...", not "Team: ...").
+type (
+	metadataMap stringMap
+	fieldsMap   stringMap
+)
+
+func (m *metadataMap) UnmarshalJSON(b []byte) error {
+	return (*stringMap)(m).decodeNamed(b, "Metadata")
+}
+
+func (m *fieldsMap) UnmarshalJSON(b []byte) error {
+	return (*stringMap)(m).decodeNamed(b, "AdditionalEnrollmentFields")
 }
 
 // storeEntry accepts both spellings clients send: the SDK's StoreId +
@@ -83,8 +109,8 @@ type pfxReq struct {
 	EnrollmentPatternId                  int64
 	Timestamp                            *string
 	SANs                                 map[string][]string
-	Metadata                             stringMap
-	AdditionalEnrollmentFields           stringMap
+	Metadata                             metadataMap
+	AdditionalEnrollmentFields           fieldsMap
 	KeyType                              string
 	KeyLength                            flexInt
 	Curve                                string
