@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/x509"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,6 +390,15 @@ func runWorkflowV1(t *testing.T, dsn string) {
 	alice, carol = srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "carol", wfPass)
 	admin := srv.sdkAs(t, "admin", adminPassword)
 
+	// Nothing was lost: the request with its parameters, and bob's approval.
+	if st, msg := statusOf(t, carol, instID); st != 3 || !strings.Contains(msg, "1 of 2") {
+		t.Fatalf("after the restart: status %d %q", st, msg)
+	}
+	one, _, err := carol.WorkflowApi.NewGetWorkflowCertificatesByIdRequest(ctx, reqID).Execute()
+	if err != nil || one.GetCommonName() != "approved.example.com" || one.GetRequester() != "alice" || one.GetStateString() != "Pending" {
+		t.Fatalf("request %d after the restart: %+v %v", reqID, one, err)
+	}
+
 	res, _, err = carol.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{reqID}).Execute()
 	if err != nil || len(res.Successes) != 1 || res.Successes[0].GetKeyfactorRequestId() != reqID {
 		t.Fatalf("carol's approval after restart: %+v %v", res, err)
@@ -454,6 +465,46 @@ func runWorkflowV1(t *testing.T, dsn string) {
 	if !got500 {
 		t.Error("the receiver's first 500 was never retried past")
 	}
+
+	// The audit trail has every state change of the request, with who.
+	got := auditOf(t, dsn, dir, fmt.Sprintf("certificate request %d", reqID), fmt.Sprintf("certificate %d", cert.GetId()))
+	for _, w := range []string{"alice workflow.request.pending", "bob workflow.request.approval", "carol workflow.request.approval", "workflow workflow.request.issued"} {
+		if !slices.Contains(got, w) {
+			t.Errorf("audit_log lacks %q: %v", w, got)
+		}
+	}
+}
+
+// auditOf reads "actor action" of the audit_log entries about targets,
+// oldest first, from the server's database (dsn "" is the SQLite file
+// in dir).
+func auditOf(t *testing.T, dsn, dir string, targets ...string) []string {
+	t.Helper()
+	driver, src := "pgx", dsn
+	if dsn == "" {
+		driver, src = "sqlite", filepath.Join(dir, "certdock.db")
+	}
+	db, err := sql.Open(driver, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT actor, action, target FROM audit_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var actor, action, target string
+		if err := rows.Scan(&actor, &action, &target); err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(targets, target) {
+			out = append(out, actor+" "+action)
+		}
+	}
+	return out
 }
 
 func TestWorkflow_DenyAndExpiry(t *testing.T) {
