@@ -297,16 +297,26 @@ func runAgentProtocol(t *testing.T, dsn string) {
 			"AgentId": idA, "CreateIfMissing": true, "Properties": "{}", "Password": map[string]string{"SecretValue": "store-pass-1"}}, nil, &st)
 		storeID = st.Id
 		certID, certTP = as.enrollStore(t, "web-a.example")
-		as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: certID, Alias: "web", PrivateKey: true})
+		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: certID, Alias: "web", PrivateKey: true})
 		if err := agent.Run(ctx, as.agentConfig(dirA, "host-a")); err != nil {
 			t.Fatalf("agent: %v", err)
 		}
 		if _, err := os.Stat(storeA); err == nil {
 			t.Fatal("an unapproved agent wrote the store")
 		}
-		resp := as.rawAgent(t, dirA).register(t)
-		if resp.Session.Token == "" || len(resp.Session.Jobs) != 0 || resp.Result.Status != orchestrator.StatusWarning {
+		raw := as.rawAgent(t, dirA)
+		resp := raw.register(t)
+		if resp.Session.Token == "" || len(resp.Session.Jobs) != 0 || resp.Result.Status != orchestrator.StatusWarning ||
+			resp.Result.Error == nil || resp.Result.Error.CodeString != orchestrator.CodeDisapproved ||
+			!strings.Contains(resp.Result.Error.Message, "waits for approval") {
 			t.Fatalf("unapproved session: %+v", resp)
+		}
+		// Asking for the job by its id does not get it either.
+		var cfg orchestrator.ManagementConfig
+		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: resp.Session.Token, JobId: job}, &cfg)
+		if cfg.Result.Status != orchestrator.StatusError || cfg.Result.Error == nil || cfg.Result.Error.CodeString != orchestrator.CodeDisapproved ||
+			!strings.Contains(cfg.Result.Error.Message, "not approved") || cfg.Job.EntryContents != "" {
+			t.Fatalf("unapproved agent asking for its job: %+v", cfg)
 		}
 	})
 
@@ -605,7 +615,8 @@ func runAgentProtocol(t *testing.T, dsn string) {
 			t.Fatalf("agent with a revoked certificate: %v", err)
 		}
 		resp := raw.register(t)
-		if resp.Result.Status != orchestrator.StatusError || resp.Result.Error.CodeString != orchestrator.CodeCertRevoked || len(resp.Session.Jobs) != 0 {
+		if resp.Result.Status != orchestrator.StatusError || resp.Result.Error.CodeString != orchestrator.CodeCertRevoked || len(resp.Session.Jobs) != 0 ||
+			!strings.Contains(resp.Result.Error.Message, "revoked") || resp.Session.Token != "" {
 			t.Fatalf("register with a revoked certificate: %+v", resp)
 		}
 		var hb orchestrator.HeartbeatResponse
