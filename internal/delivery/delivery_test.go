@@ -459,6 +459,30 @@ func TestReplace(t *testing.T) {
 			}
 		})
 
+		t.Run("JobTime: a past one is immediate, a future one is kept", func(t *testing.T) {
+			for _, c := range []struct {
+				name string
+				at   time.Time
+				want time.Time
+			}{
+				{"past", e.clock.t.Add(-time.Hour), e.clock.t},
+				{"future", e.clock.t.Add(90 * time.Minute), e.clock.t.Add(90 * time.Minute)},
+			} {
+				at := c.at
+				out, err := e.svc.Replace(e.ctx, e.admin, delivery.ReplaceRequest{ExistingCertificateID: old.ID, CertificateID: nw.ID,
+					Password: "entry-pass-123", JobTime: &at})
+				if err != nil || len(out.JobIDs) != 2 {
+					t.Fatalf("%s JobTime: %+v %v", c.name, out, err)
+				}
+				js := e.scheduled()
+				for _, id := range out.JobIDs {
+					if j := js[id]; !j.DueAt.Equal(c.want) {
+						t.Errorf("%s JobTime %v: job due %v, want %v", c.name, at, j.DueAt, c.want)
+					}
+				}
+			}
+		})
+
 		t.Run("by RequestId, forbidden store fails", func(t *testing.T) {
 			p := principal(auth.Grant{Permission: auth.StoresSchedule, Container: e.contB})
 			out, err := e.svc.Replace(e.ctx, p, delivery.ReplaceRequest{ExistingCertificateID: old.ID, RequestID: *nw.CertRequestID, Password: "entry-pass-123"})
