@@ -159,7 +159,8 @@ func TestUUID(t *testing.T) {
 }
 
 func FuzzParseSchedule(f *testing.F) {
-	for _, s := range []string{"", "I_60", "D_13:30", "O_2026-01-02T03:04:05Z", "IMMEDIATE", "I_-1", "D_99:99"} {
+	for _, s := range []string{"", "I_60", "D_13:30", "O_2026-01-02T03:04:05Z", "IMMEDIATE", "I_-1", "D_99:99",
+		"W_1,3_08:00", "W_0,0,6_23:59", "W_7_00:00", "M_31_10:00", "M_L_00:00", "M_0_01:00", "M_L"} {
 		f.Add(s)
 	}
 	at := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
