@@ -18,16 +18,8 @@ func (q Q) CertificatesBySerial(ctx context.Context, serial string) ([]certifica
 	if err != nil {
 		return nil, err
 	}
-	var ids []int64
-	for rows.Next() {
-		var id int64
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	if err := rows.Close(); err != nil {
+	ids, err := collect(rows, scanValue[int64])
+	if err != nil {
 		return nil, err
 	}
 	out := make([]certificate.Record, 0, len(ids))

@@ -36,3 +36,10 @@ func collectList[T any](rows *sql.Rows, scan func(rowScanner) (T, error)) ([]T, 
 	}
 	return out, err
 }
+
+// scanValue reads a one-column row, as collect's scan for a list of ids.
+func scanValue[T any](sc rowScanner) (T, error) {
+	var v T
+	err := sc.Scan(&v)
+	return v, err
+}

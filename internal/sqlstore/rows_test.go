@@ -53,11 +53,7 @@ func collectBackends(t *testing.T) map[string]*DB {
 
 func TestCollect(t *testing.T) {
 	ctx := context.Background()
-	scanInt := func(sc rowScanner) (int64, error) {
-		var n int64
-		err := sc.Scan(&n)
-		return n, err
-	}
+	scanInt := scanValue[int64]
 	boom := errors.New("scan failed")
 	for name, db := range collectBackends(t) {
 		t.Run(name, func(t *testing.T) {

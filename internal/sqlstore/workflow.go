@@ -21,16 +21,21 @@ func stepsJSON(steps []workflow.Step) string {
 	return string(b)
 }
 
+// publishedArgs are the published_version and published_steps arguments
+// of d: NULL while nothing is published.
+func publishedArgs(d workflow.Definition) (version, steps any) {
+	if d.PublishedVersion != nil {
+		version = *d.PublishedVersion
+	}
+	if d.PublishedSteps != nil {
+		steps = stepsJSON(d.PublishedSteps)
+	}
+	return version, steps
+}
+
 // InsertWorkflowDefinition stores a new definition.
 func (q Q) InsertWorkflowDefinition(ctx context.Context, d workflow.Definition) error {
-	var pub any
-	if d.PublishedVersion != nil {
-		pub = *d.PublishedVersion
-	}
-	var pubSteps any
-	if d.PublishedSteps != nil {
-		pubSteps = stepsJSON(d.PublishedSteps)
-	}
+	pub, pubSteps := publishedArgs(d)
 	_, err := q.exec(ctx, `INSERT INTO workflow_definitions (id, display_name, description, workflow_type, key_kind, key_id, enabled,
 		draft_version, published_version, draft_steps, published_steps, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		d.ID, d.DisplayName, d.Description, d.WorkflowType, d.KeyKind, d.KeyID, d.Enabled, d.DraftVersion, pub,
@@ -40,14 +45,7 @@ func (q Q) InsertWorkflowDefinition(ctx context.Context, d workflow.Definition) 
 
 // UpdateWorkflowDefinition rewrites a definition's mutable columns.
 func (q Q) UpdateWorkflowDefinition(ctx context.Context, d workflow.Definition) error {
-	var pub any
-	if d.PublishedVersion != nil {
-		pub = *d.PublishedVersion
-	}
-	var pubSteps any
-	if d.PublishedSteps != nil {
-		pubSteps = stepsJSON(d.PublishedSteps)
-	}
+	pub, pubSteps := publishedArgs(d)
 	return affected(q.exec(ctx, `UPDATE workflow_definitions SET display_name = ?, description = ?, enabled = ?, draft_version = ?,
 		published_version = ?, draft_steps = ?, published_steps = ?, updated_at = ? WHERE id = ?`,
 		d.DisplayName, d.Description, d.Enabled, d.DraftVersion, pub, stepsJSON(d.DraftSteps), pubSteps, q.db.T(d.UpdatedAt), d.ID))
@@ -247,11 +245,7 @@ func (q Q) ExpiredWorkflowInstances(ctx context.Context, now time.Time) ([]strin
 	if err != nil {
 		return nil, err
 	}
-	return collect(rows, func(sc rowScanner) (string, error) {
-		var id string
-		err := sc.Scan(&id)
-		return id, err
-	})
+	return collect(rows, scanValue[string])
 }
 
 func (q Q) signals(ctx context.Context, ids []string) (map[string][]workflow.SignalRecord, error) {
