@@ -443,6 +443,11 @@ func (a *API) getContainer(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err != nil {
 		return err
 	}
+	return a.writeContainer(w, r, p, c)
+}
+
+// writeContainer renders c with the stores p may see in it.
+func (a *API) writeContainer(w http.ResponseWriter, r *http.Request, p *auth.Principal, c stores.Container) error {
 	d, err := a.containerDTO(r, p, c)
 	if err != nil {
 		return err
@@ -475,11 +480,7 @@ func (a *API) saveContainer(w http.ResponseWriter, r *http.Request, p *auth.Prin
 	if err != nil {
 		return err
 	}
-	d, err := a.containerDTO(r, p, c)
-	if err != nil {
-		return err
-	}
-	return writeJSON(w, d)
+	return a.writeContainer(w, r, p, c)
 }
 
 func (a *API) deleteContainer(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
