@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"archive/zip"
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/sha1"
@@ -11,10 +13,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -406,8 +410,44 @@ func runLifecycle(t *testing.T, dsn string) {
 		os.WriteFile(f, pemOut, 0o600)
 		run(t, "openssl", "pkey", "-in", f, "-passin", "pass:"+pw, "-noout")
 
-		if h := strings.Join(history(t, pfxID), ","); strings.Count(h, "Recovered") != 4 {
-			t.Errorf("history %s, want four Recovered entries", h)
+		// ZIP, root first: separate PEM members, the key encrypted with the new password.
+		zreq := kfv1.NewCertificatesCertificateRecoveryRequest(pw)
+		zreq.SetCertID(pfxID)
+		zreq.SetIncludeChain(true)
+		zreq.SetChainOrder("RootFirst")
+		zresp, _, err := c.CertificateApi.NewCreateCertificatesRecoverRequest(ctx).XCertificateformat("ZIP").CertificatesCertificateRecoveryRequest(*zreq).Execute()
+		if err != nil {
+			t.Fatalf("Recover ZIP: %s", sdkErr(err))
+		}
+		zb, _ := base64.StdEncoding.DecodeString(zresp.GetPFX())
+		zr, err := zip.NewReader(bytes.NewReader(zb), int64(len(zb)))
+		if err != nil {
+			t.Fatalf("ZIP: %v", err)
+		}
+		members := map[string][]byte{}
+		for _, zf := range zr.File {
+			rc, err := zf.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			members[zf.Name], _ = io.ReadAll(rc)
+			rc.Close()
+		}
+		chainPEM, keyPEM := members["kept.example.com-chain.pem"], members["kept.example.com.key"]
+		if len(members["kept.example.com.crt"]) == 0 || len(chainPEM) == 0 || len(keyPEM) == 0 {
+			t.Fatalf("ZIP members: %v", slices.Collect(maps.Keys(members)))
+		}
+		if first, _ := pem.Decode(chainPEM); first == nil {
+			t.Error("chain member holds no PEM")
+		} else if root, err := x509.ParseCertificate(first.Bytes); err != nil || root.CheckSignatureFrom(root) != nil {
+			t.Errorf("ChainOrder RootFirst: the chain member does not start with the root: %v", err)
+		}
+		kf := filepath.Join(dir, "zip.key")
+		os.WriteFile(kf, keyPEM, 0o600)
+		run(t, "openssl", "pkey", "-in", kf, "-passin", "pass:"+pw, "-noout")
+
+		if h := strings.Join(history(t, pfxID), ","); strings.Count(h, "Recovered") != 5 {
+			t.Errorf("history %s, want five Recovered entries", h)
 		}
 	})
 
@@ -484,6 +524,8 @@ func runLifecycle(t *testing.T, dsn string) {
 				400, "0xA0010001", "x-certificateformat"},
 			{"UnknownID", "admin", adminPassword, "PFX", fmt.Sprintf(`{"CertId": 999999, "Password": %q}`, pw),
 				404, "0xA0010002", "CertID: certificate 999999 does not exist"},
+			{"CSPNotAllowed", "admin", adminPassword, "PFX", fmt.Sprintf(`{"CertId": %d, "Password": %q, "MicrosoftTargetCSP": "Bogus CSP"}`, pfxID, pw),
+				400, "0xA0010001", "MicrosoftTargetCSP: "},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
@@ -575,6 +617,28 @@ func runLifecycle(t *testing.T, dsn string) {
 		}
 		if oldC.GetContentBytes() == base64.StdEncoding.EncodeToString(leaf.Raw) {
 			t.Error("recovered the old certificate for the renewed id")
+		}
+
+		if !oldC.GetKeyRecoverable() {
+			t.Error("KeyRecoverable false for a certificate whose key Recover returns")
+		}
+		if csrC, _, err := c.CertificateApi.NewGetCertificatesByIdRequest(ctx, csrCertID).Execute(); err != nil || csrC.GetKeyRecoverable() {
+			t.Errorf("CSR-enrolled certificate: KeyRecoverable %v %v", csrC.GetKeyRecoverable(), err)
+		}
+
+		// Renewal by thumbprint, of the renewed certificate.
+		treq := kfv1.NewEnrollmentRenewAPIRequest()
+		treq.SetThumbprint(newC.GetThumbprint())
+		tres, _, err := c.EnrollmentApi.NewCreateEnrollmentRenewRequest(ctx).EnrollmentRenewAPIRequest(*treq).Execute()
+		if err != nil {
+			t.Fatalf("Renew by thumbprint: %s", sdkErr(err))
+		}
+		third, _, err := c.CertificateApi.NewGetCertificatesByIdRequest(ctx, tres.GetKeyfactorId()).Execute()
+		if err != nil || third.GetIssuedDN() != newC.GetIssuedDN() || third.GetThumbprint() == newC.GetThumbprint() {
+			t.Errorf("renewed by thumbprint: %+v %v", third, err)
+		}
+		if h := history(t, tres.GetKeyfactorId()); len(h) != 1 || h[0] != "Renewed" {
+			t.Errorf("thumbprint renewal history %v", h)
 		}
 
 		// A CSR-enrolled certificate cannot be renewed with one click.
