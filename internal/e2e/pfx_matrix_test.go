@@ -202,6 +202,8 @@ func runPFXMatrix(t *testing.T, pin *pkiInstance, withRSA4096 bool) {
 		matrixCase{version: 1, key: kP256OID, format: "PEM", chainOrder: "RootFirst", friendly: "Order"},
 		matrixCase{version: 2, key: kP256OID, format: "PEM", chainOrder: "EndEntityFirst", friendly: "Order"},
 		matrixCase{version: 1, key: kP256OID, format: "ZIP", chainOrder: "RootFirst", friendly: "Order zip"},
+		matrixCase{version: 2, key: kP256OID, format: "PFX", chainOrder: "RootFirst", friendly: "Order pfx"},
+		matrixCase{version: 1, key: kP256OID, format: "JKS", chainOrder: "RootFirst", friendly: "Order jks"},
 		matrixCase{version: 2, key: kP256OID, format: "PEM", noChain: true, friendly: "No chain"},
 		matrixCase{version: 1, key: kP256OID, format: "ZIP", noChain: true, friendly: "No chain zip"},
 		matrixCase{version: 1, key: kP256OID, format: "PFX", noChain: true, friendly: "No chain pfx"},
@@ -520,6 +522,10 @@ func inspectDownload(t *testing.T, c matrixCase, e matrixResult) artifacts {
 		}
 		if !c.noHeader && len(subj) != len(certs) {
 			t.Errorf("%d subject= lines for %d certificates", len(subj), len(certs))
+		}
+		// The leaf's subject= line reads as openssl x509 -subject prints it.
+		if want := "subject=C = US, OU = \"Platform, Security\", O = \"Key Example, Inc.\", CN = " + c.cn(); !c.noHeader && !c.emptySubject && !slices.Contains(subj, want) {
+			t.Errorf("no %q among the subject= lines %q", want, subj)
 		}
 		a.key = decryptKeyPEM(t, key, e.password)
 		a.ordered = certs

@@ -187,6 +187,14 @@ func runPFXRules(t *testing.T, in *instance) {
 					t.Errorf("subject %s", leaf.Subject)
 				}
 			}},
+		{name: "SpecExampleSubject", mod: set("Subject", `CN=websrvr14.keyexample.com,OU=IT,O="Key Example, Inc.",L=Independence,ST=OH,C=US`), status: 200,
+			ok: func(t *testing.T, leaf *x509.Certificate, _ map[string]any) {
+				s := leaf.Subject
+				if s.CommonName != "websrvr14.keyexample.com" || strings.Join(s.OrganizationalUnit, "|") != "IT" || strings.Join(s.Organization, "|") != "Key Example, Inc." ||
+					strings.Join(s.Locality, "|") != "Independence" || strings.Join(s.Province, "|") != "OH" || strings.Join(s.Country, "|") != "US" {
+					t.Errorf("subject %s", s)
+				}
+			}},
 		{name: "CNRegex", mod: set("Subject", "CN=Bad_Name.example.com"), status: 400, code: codeField, field: "Subject", has: "Common Name Regular Expression"},
 		{name: "CNRegexNoCN", mod: set("Subject", "O=Example"), status: 400, code: codeField, field: "Subject", has: "Common Name Regular Expression"},
 		{name: "PatternSubjectRegex", mod: strict("Subject", "CN=strict.example.com,O=Other Org"), status: 400, code: codeField, field: "Subject.O", has: "O must start with Example"},
