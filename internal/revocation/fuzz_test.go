@@ -26,6 +26,9 @@ func FuzzRespondOCSP(f *testing.F) {
 	}
 	f.Add(valid)
 	f.Add(valid[:len(valid)/2])
+	// With requestExtensions: a nonce as openssl sends it, and a malformed one.
+	f.Add(addRequestNonce(f, valid, []byte{0x04, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}))
+	f.Add(addRequestNonce(f, valid, []byte{0x04, 0x05, 1}))
 	f.Add([]byte{0x30, 0x00})
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, in []byte) {
