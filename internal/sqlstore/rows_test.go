@@ -2,51 +2,35 @@ package sqlstore
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
 	"errors"
 	"os"
 	"reflect"
-	"strings"
 	"testing"
 )
 
 // collectBackends opens a fresh SQLite store and, when
-// CERTDOCK_TEST_POSTGRES_DSN is set, a PostgreSQL one in its own schema.
+// CERTDOCK_TEST_POSTGRES_DSN is set, a bare PostgreSQL connection: collect
+// is tested on literal SELECTs, which need no schema or migrations.
 func collectBackends(t *testing.T) map[string]*DB {
 	t.Helper()
 	ctx := context.Background()
-	out := map[string]*DB{}
 	lite, err := Open(ctx, "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { lite.Close() })
-	out["sqlite"] = lite
+	out := map[string]*DB{"sqlite": lite}
 	if dsn := os.Getenv("CERTDOCK_TEST_POSTGRES_DSN"); dsn != "" {
-		admin, err := sql.Open("pgx", dsn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Close() })
-		var rb [6]byte
-		rand.Read(rb[:])
-		schema := "collect_" + hex.EncodeToString(rb[:])
-		if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-			t.Fatalf("postgres unreachable (CERTDOCK_TEST_POSTGRES_DSN is set): %v", err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
-		sep := "?"
-		if strings.Contains(dsn, "?") {
-			sep = "&"
-		}
-		pg, err := Open(ctx, dsn+sep+"search_path="+schema, "")
+		pg, err := sql.Open("pgx", dsn)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { pg.Close() })
-		out["postgres"] = pg
+		if err := pg.PingContext(ctx); err != nil {
+			t.Fatalf("postgres unreachable (CERTDOCK_TEST_POSTGRES_DSN is set): %v", err)
+		}
+		out["postgres"] = &DB{sql: pg, dialect: Postgres}
 	}
 	return out
 }
