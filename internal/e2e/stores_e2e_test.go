@@ -472,12 +472,19 @@ func runStoresE2E(t *testing.T, bin, dsn string) {
 	if !found {
 		t.Errorf("the future job is not among ScheduledJobs: %+v", sched)
 	}
+	// Locations come from the agent's inventory only: none before the job ran.
+	if ls := sxLocations(t, in, laterInfo.GetKeyfactorId()); len(ls) != 0 && time.Now().Before(jobTime) {
+		t.Errorf("locations before the agent reported the store: %+v", ls)
+	}
 	sxEventually(t, "job with a future JobTime ran", 60*time.Second, func() bool {
 		ok := sxHas(sxLeafThumbs(t, "PEM", laterS.Path, ""), tpLater)
 		if ok && time.Now().Before(jobTime) {
 			t.Fatalf("the job ran at %v, before its JobTime %v", time.Now().UTC(), jobTime)
 		}
 		return ok
+	})
+	sxEventually(t, "includeLocations shows the later store after the agent's inventory", 60*time.Second, func() bool {
+		return sxHas(sxStoreIDs(sxLocations(t, in, laterInfo.GetKeyfactorId())), laterS.ID)
 	})
 
 	// ---- STORE format, then Deploy ----
