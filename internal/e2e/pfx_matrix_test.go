@@ -741,6 +741,11 @@ func checkIssued(t *testing.T, in *pkiInstance, c matrixCase, e matrixResult, a 
 	if leaf.KeyUsage != wantKU {
 		t.Errorf("KeyUsage %b, want %b for %v", leaf.KeyUsage, wantKU, c.key.alg)
 	}
+	for _, x := range leaf.Extensions {
+		if x.Id.String() == "2.5.29.15" && !x.Critical { // RFC 5280 4.2.1.3: SHOULD be critical
+			t.Error("the keyUsage extension is not critical")
+		}
+	}
 	if !slices.Equal(leaf.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) || len(leaf.UnknownExtKeyUsage) != 0 {
 		t.Errorf("EKU %v %v, want serverAuth only", leaf.ExtKeyUsage, leaf.UnknownExtKeyUsage)
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -137,6 +138,21 @@ func runPFXRules(t *testing.T, in *instance) {
 		}
 	}
 	past := time.Now().UTC().Add(-time.Hour).Format(time.RFC3339)
+	// stored reads the certificate back: a 200 means it is committed with
+	// its metadata and owner.
+	stored := func(t *testing.T, body map[string]any) map[string]any {
+		t.Helper()
+		id := body["CertificateInformation"].(map[string]any)["KeyfactorId"]
+		code, b := in.call(t, "GET", "/Certificates/"+strconv.FormatFloat(id.(float64), 'f', 0, 64)+"?includeMetadata=true", "admin", adminPassword, "")
+		if code != http.StatusOK {
+			t.Fatalf("GET Certificates/%v: %d %s", id, code, b)
+		}
+		var c map[string]any
+		if err := json.Unmarshal(b, &c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
 
 	rows := []ruleRow{
 		// Template / EnrollmentPatternId / CertificateAuthority.
@@ -246,6 +262,9 @@ func runPFXRules(t *testing.T, in *instance) {
 				if md["Team"] != "OPS" || md["Count"] != "3" || md["Env"] != "prod" {
 					t.Errorf("Metadata echoed %v", md)
 				}
+				if md := stored(t, body)["Metadata"].(map[string]any); md["Team"] != "OPS" || md["Count"] != "3" || md["Env"] != "prod" {
+					t.Errorf("Metadata stored %v", md)
+				}
 			}},
 		// AdditionalEnrollmentFields (pattern Strict).
 		{name: "FieldsRequired", mod: strict("AdditionalEnrollmentFields", map[string]any{}), status: 400, code: codeField, field: "AdditionalEnrollmentFields.Ticket", has: "required"},
@@ -259,7 +278,12 @@ func runPFXRules(t *testing.T, in *instance) {
 		{name: "OwnerUnknownId", mod: set("OwnerRoleId", 999999), status: 400, code: codeField, field: "OwnerRoleId", has: "does not exist"},
 		{name: "OwnerUnknownName", mod: set("OwnerRoleName", "NoSuchRole"), status: 400, code: codeField, field: "OwnerRoleName", has: "does not exist"},
 		{name: "OwnerRequired", mod: set("Template", nil, "EnrollmentPatternId", patID["OwnerRequired"]), status: 400, code: codeField, field: "OwnerRoleId", has: "required"},
-		{name: "OwnerRequiredGiven", mod: set("Template", nil, "EnrollmentPatternId", patID["OwnerRequired"], "OwnerRoleName", "Owners"), status: 200},
+		{name: "OwnerRequiredGiven", mod: set("Template", nil, "EnrollmentPatternId", patID["OwnerRequired"], "OwnerRoleName", "Owners"), status: 200,
+			ok: func(t *testing.T, _ *x509.Certificate, body map[string]any) {
+				if c := stored(t, body); c["OwnerRoleName"] != "Owners" || c["OwnerRoleId"] == nil {
+					t.Errorf("stored owner %v (id %v), want Owners", c["OwnerRoleName"], c["OwnerRoleId"])
+				}
+			}},
 		// Renewal, Timestamp, directory.
 		{name: "RenewalUnknown", mod: set("RenewalCertificateId", 999999), status: 400, code: codeField, field: "RenewalCertificateId", has: "does not exist"},
 		{name: "TimestampMissing", mod: set("Timestamp", nil), status: 400, code: codeField, field: "Timestamp", has: "required"},
