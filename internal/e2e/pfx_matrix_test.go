@@ -768,7 +768,7 @@ func checkIssued(t *testing.T, in *pkiInstance, c matrixCase, e matrixResult, a 
 		!strings.HasPrefix(leaf.CRLDistributionPoints[0], in.pkiBase) || !strings.HasPrefix(leaf.OCSPServer[0], in.pkiBase) ||
 		!strings.HasPrefix(leaf.IssuingCertificateURL[0], in.pkiBase) {
 		t.Errorf("CDP %q, OCSP %q, caIssuers %q: one each under %s expected", leaf.CRLDistributionPoints, leaf.OCSPServer, leaf.IssuingCertificateURL, in.pkiBase)
-	} else if resp, err := http.Get(leaf.CRLDistributionPoints[0]); err != nil {
+	} else if resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(leaf.CRLDistributionPoints[0]); err != nil {
 		t.Errorf("GET CDP: %v", err)
 	} else {
 		der, _ := io.ReadAll(resp.Body)
