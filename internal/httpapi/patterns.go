@@ -295,11 +295,7 @@ func (a *API) getPattern(w http.ResponseWriter, r *http.Request, p *auth.Princip
 }
 
 func (a *API) postPattern(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	var q patternReq
-	if err := decode(r, &q, false); err != nil {
-		return err
-	}
-	x, err := q.pattern()
+	x, err := decodeAs(r, patternReq.pattern)
 	if err != nil {
 		return err
 	}

@@ -169,11 +169,7 @@ func (a *API) getStore(w http.ResponseWriter, r *http.Request, p *auth.Principal
 }
 
 func (a *API) postStore(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	var req storeRequest
-	if err := decode(r, &req, false); err != nil {
-		return err
-	}
-	in, err := req.input()
+	in, err := decodeAs(r, storeRequest.input)
 	if err != nil {
 		return err
 	}
