@@ -721,6 +721,50 @@ func runWorkflowV2(t *testing.T, dsn string) {
 	if code != 200 || !strings.Contains(string(body), storePath) {
 		t.Fatalf("locations of certificate %d: %d %s", certID, code, body)
 	}
+
+	// A v2 renewal of that certificate, without Stores: InstallIntoExistingCertificateStores
+	// (absent = true) sends the approved renewal into the store holding the old one.
+	rreq := kfv2.NewEnrollmentPFXEnrollmentWithStoresRequest()
+	rreq.SetEnrollmentPatternId(cast.patternID)
+	rreq.SetSubject("CN=store.approved.example.com")
+	rreq.SetSANs(map[string][]string{"dns": {"store.approved.example.com"}})
+	rreq.SetPassword("entry-password-1")
+	rreq.SetTimestamp(time.Now().UTC())
+	rreq.SetRenewalCertificateId(certID)
+	rresp, _, err := c2.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XCertificateformat("PFX").EnrollmentPFXEnrollmentWithStoresRequest(*rreq).Execute()
+	if err != nil {
+		t.Fatalf("v2 renewal: %s", sdkErr(err))
+	}
+	rinfo := rresp.GetCertificateInformation()
+	if rinfo.GetRequestDisposition() != "PENDING" || rinfo.GetPkcs12Blob() != "" {
+		t.Fatalf("v2 renewal answer: disposition %q", rinfo.GetRequestDisposition())
+	}
+	// Both approvals through the older endpoint this time.
+	for _, who := range []*kfv1.APIClient{bob, carol} {
+		res, _, err := who.WorkflowApi.NewCreateWorkflowCertificatesApproveRequest(ctx).RequestBody([]int32{rinfo.GetKeyfactorRequestId()}).Execute()
+		if err != nil || len(res.Successes) != 1 {
+			t.Fatalf("approve renewal: %+v %v", res, err)
+		}
+	}
+	renewed := certsOfRequest(t, srv.sdkAs(t, "admin", adminPassword), rinfo.GetKeyfactorRequestId())
+	if len(renewed) != 1 {
+		t.Fatalf("renewal issued %d certificates", len(renewed))
+	}
+	for i := 0; i < 2; i++ { // the job, then the inventory
+		if err := agent.Run(ctx, acfg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = run(t, "openssl", "pkcs12", "-info", "-in", storePath, "-passin", "pass:store-pass-1", "-nokeys", "-clcerts")
+	if n := strings.Count(out, "BEGIN CERTIFICATE"); n != 1 {
+		t.Fatalf("the store holds %d leaf certificates after the renewal, want the renewal alone:\n%s", n, out)
+	}
+	f := filepath.Join(t.TempDir(), "leaf.pem")
+	os.WriteFile(f, []byte(out), 0o600)
+	fp := run(t, "openssl", "x509", "-in", f, "-noout", "-fingerprint", "-sha1")
+	if tp := strings.ReplaceAll(strings.TrimSpace(fp[strings.Index(fp, "=")+1:]), ":", ""); !strings.EqualFold(tp, renewed[0].GetThumbprint()) {
+		t.Fatalf("the store holds %s, want the approved renewal %s", tp, renewed[0].GetThumbprint())
+	}
 }
 
 // The setup file declares a workflow (pattern and approver role by name);
