@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha1"
 	"encoding/json"
@@ -186,6 +187,19 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 		t.Errorf("Properties = %q (a JSON string holding an object), %v", st.GetProperties(), err)
 	}
 	storeID := st.GetId()
+	// The store password is sealed at rest: the row holds no plaintext.
+	{
+		db, err := sqlstore.Open(context.Background(), dsn, in.dataDir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		row, err := db.Q().StoreRow(context.Background(), storeID)
+		db.Close()
+		if err != nil || len(row.PasswordSealed) == 0 || bytes.Contains(row.PasswordSealed, []byte("keystore-pass-1")) {
+			t.Errorf("stored password = %d bytes (holds the plaintext: %v), %v", len(row.PasswordSealed),
+				bytes.Contains(row.PasswordSealed, []byte("keystore-pass-1")), err)
+		}
+	}
 	// The raw body: Storepath with a lower-case p, Properties a string, no password value.
 	code, raw := in.call(t, "GET", "/CertificateStores/"+storeID, "admin", adminPassword, "")
 	if code != 200 || !strings.Contains(string(raw), `"Storepath":"/opt/app/keystore.jks"`) ||
