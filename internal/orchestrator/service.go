@@ -76,9 +76,6 @@ type Repo interface {
 	HoldJob(ctx context.Context, jobID, sessionHash, agentID string, now, until time.Time) (bool, error)
 	JobHolder(ctx context.Context, jobID string) (string, time.Time, error)
 	ReleaseJob(ctx context.Context, jobID string) error
-	// ReleaseAgentHolds drops the holds of the agent's sessions other than
-	// keepSession.
-	ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) error
 	// ReleaseSessionHolds drops the holds of one session of the agent and
 	// ends the queue leases of the unfinished jobs it held.
 	ReleaseSessionHolds(ctx context.Context, agentID, sessionHash string) error

@@ -58,19 +58,6 @@ func (q Q) HoldJob(ctx context.Context, jobID, sessionHash, agentID string, now,
 	return n == 1, err
 }
 
-// ReleaseAgentHolds drops the holds of an agent's sessions other than
-// keepSession and ends the queue leases of the unfinished jobs they held, so
-// the agent's new session gets them at once.
-func (q Q) ReleaseAgentHolds(ctx context.Context, agentID, keepSession string) error {
-	if _, err := q.exec(ctx, `UPDATE jobs SET lease_until = NULL WHERE state = ? AND agent_id = ?
-		AND id IN (SELECT job_id FROM agent_job_leases WHERE agent_id = ? AND session_hash <> ?)`,
-		jobs.StateLeased, agentID, agentID, keepSession); err != nil {
-		return err
-	}
-	_, err := q.exec(ctx, `DELETE FROM agent_job_leases WHERE agent_id = ? AND session_hash <> ?`, agentID, keepSession)
-	return err
-}
-
 // ReleaseSessionHolds drops the holds of one of an agent's sessions and
 // ends the queue leases of the unfinished jobs it held, so the session that
 // replaces it gets them at once.
