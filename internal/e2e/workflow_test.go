@@ -390,6 +390,16 @@ func runWorkflowV1(t *testing.T, dsn string) {
 	alice, carol = srv.sdkAs(t, "alice", wfPass), srv.sdkAs(t, "carol", wfPass)
 	admin := srv.sdkAs(t, "admin", adminPassword)
 
+	// GET /Workflow/Instances lists it.
+	all, _, err := admin.WorkflowInstanceApi.NewGetWorkflowInstancesRequest(ctx).Execute()
+	listed := false
+	for _, w := range all {
+		listed = listed || w.GetId() == instID
+	}
+	if err != nil || !listed {
+		t.Fatalf("GET /Workflow/Instances lacks %s: %v", instID, err)
+	}
+
 	// Nothing was lost: the request with its parameters, and bob's approval.
 	if st, msg := statusOf(t, carol, instID); st != 3 || !strings.Contains(msg, "1 of 2") {
 		t.Fatalf("after the restart: status %d %q", st, msg)
