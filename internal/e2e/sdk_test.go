@@ -215,9 +215,12 @@ func runSDK(t *testing.T, in *instance) {
 		req.SetKeyType("ECC")
 		req.SetCurve("1.2.840.10045.3.1.7")
 		req.SetTimestamp(time.Now().UTC())
-		resp, _, err := c2.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XCertificateformat("PEM").EnrollmentPFXEnrollmentWithStoresRequest(*req).Execute()
+		resp, _, err := c2.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XKeyfactorApiVersion("2.0").XCertificateformat("PEM").EnrollmentPFXEnrollmentWithStoresRequest(*req).Execute()
 		if err != nil {
 			t.Fatalf("v2 POST Enrollment/PFX: %s", sdkErr(err))
+		}
+		if _, ok := resp.GetSuccessfulStoresOk(); !ok {
+			t.Error("v2 response lacks SuccessfulStores: the server did not treat the request as v2")
 		}
 		info := resp.GetCertificateInformation()
 		bundle, err := base64.StdEncoding.DecodeString(info.GetPkcs12Blob())
