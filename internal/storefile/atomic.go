@@ -57,6 +57,12 @@ func (s Store) write(path string, data []byte) error {
 		mode = fi.Mode().Perm()
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return err
+	} else if s.CreateIfMissing {
+		// A store created because it is missing may live in a directory
+		// that does not exist yet: create it, private to the agent's user.
+		if err := mkdirAll(filepath.Dir(path)); err != nil {
+			return err
+		}
 	}
 	return atomicfile.Options{BeforeRename: s.beforeRename}.WriteFile(path, data, mode)
 }
@@ -70,4 +76,36 @@ func remove(path string) error {
 		return err
 	}
 	return atomicfile.SyncDir(filepath.Dir(path))
+}
+
+// newDirMode is the mode of directories created for a new store.
+const newDirMode = 0o700
+
+// mkdirAll creates dir and its missing parents (mode newDirMode) and syncs
+// the parent of each directory it created, so the new path survives a crash.
+func mkdirAll(dir string) error {
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		created = append(created, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	if err := os.MkdirAll(dir, newDirMode); err != nil {
+		return err
+	}
+	for _, d := range created {
+		if err := atomicfile.SyncDir(filepath.Dir(d)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

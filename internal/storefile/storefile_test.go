@@ -507,3 +507,51 @@ func TestStore_KeytoolPKCS12(t *testing.T) {
 		t.Fatalf("keytool after add:\n%s", out)
 	}
 }
+
+// A store created because it is missing may be in a directory that does not
+// exist yet: Add creates it (0700) and the store file (0600); without
+// CreateIfMissing nothing is created.
+func TestStore_CreateIfMissingMakesDirectories(t *testing.T) {
+	p := newPKI(t)
+	for _, s := range []Store{
+		{Kind: PEM, Path: filepath.Join(t.TempDir(), "a", "b", "x.pem"), CreateIfMissing: true},
+		{Kind: PKCS12, Path: filepath.Join(t.TempDir(), "a", "b", "x.p12"), Password: "pw", CreateIfMissing: true},
+		{Kind: JKS, Path: filepath.Join(t.TempDir(), "a", "b", "x.jks"), Password: "pw", CreateIfMissing: true},
+	} {
+		if err := s.Add(p.leaf(t, "made", false), false); err != nil {
+			t.Fatalf("%s add: %v", s.Kind, err)
+		}
+		for dir := filepath.Dir(s.Path); ; dir = filepath.Dir(dir) {
+			fi, err := os.Stat(dir)
+			if err != nil {
+				t.Fatalf("%s: %v", s.Kind, err)
+			}
+			if fi.Mode().Perm() != 0o700 {
+				t.Errorf("%s: %s has mode %o, want 700", s.Kind, dir, fi.Mode().Perm())
+			}
+			if filepath.Base(dir) == "a" {
+				break
+			}
+		}
+		fi, err := os.Stat(s.Path)
+		if err != nil {
+			t.Fatalf("%s: store not written: %v", s.Kind, err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: store mode %o, want 600", s.Kind, fi.Mode().Perm())
+		}
+		items, err := s.Inventory()
+		if err != nil || len(items) != 1 {
+			t.Errorf("%s inventory after create: %v %v", s.Kind, items, err)
+		}
+
+		s.CreateIfMissing = false
+		s.Path = filepath.Join(t.TempDir(), "c", "x.store")
+		if err := s.Add(p.leaf(t, "not-made", false), false); !errors.Is(err, ErrNoStore) {
+			t.Errorf("%s add without CreateIfMissing: %v", s.Kind, err)
+		}
+		if _, err := os.Stat(filepath.Dir(s.Path)); err == nil {
+			t.Errorf("%s: directory created without CreateIfMissing", s.Kind)
+		}
+	}
+}
