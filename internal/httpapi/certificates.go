@@ -201,10 +201,8 @@ func (a *API) getCertificate(w http.ResponseWriter, r *http.Request, p *auth.Pri
 		return err
 	}
 	v.now = a.o.Now()
-	if _, ok := queryValue(r.URL.Query(), "collectionId"); ok {
-		if _, err := queryInt(r.URL.Query(), "collectionId"); err != nil {
-			return err
-		}
+	if err := checkCollectionID(r); err != nil {
+		return err
 	}
 	c, err := a.o.Certificates.Get(r.Context(), id)
 	if err != nil {

@@ -159,3 +159,16 @@ func queryInt(q url.Values, name string) (int64, error) {
 	}
 	return n, nil
 }
+
+// checkCollectionID validates the optional collectionId query parameter
+// (a certificate collection id, sent by the go-client only when set). An
+// absent or empty value means no collection, as ASP.NET binds an empty
+// int? to null; anything else must be an integer. certdock has no
+// collections, so a valid id does not narrow the result.
+func checkCollectionID(r *http.Request) error {
+	if v, ok := queryValue(r.URL.Query(), "collectionId"); !ok || strings.TrimSpace(v) == "" {
+		return nil
+	}
+	_, err := queryInt(r.URL.Query(), "collectionId")
+	return err
+}

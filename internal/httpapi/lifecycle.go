@@ -267,7 +267,7 @@ func decodeRetrieve(r *http.Request, formats string) (format string, q retrieveR
 	if format, err = requiredFormat(r, formats); err != nil {
 		return "", q, order, err
 	}
-	if err = collectionID(r); err != nil {
+	if err = checkCollectionID(r); err != nil {
 		return "", q, order, err
 	}
 	if err = decode(r, &q, false); err != nil {
@@ -317,17 +317,6 @@ func (a *API) postRecover(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		return err
 	}
 	return writeJSON(w, recoverResponseDTO{PFX: base64.StdEncoding.EncodeToString(out), FileName: name})
-}
-
-// collectionID validates the optional collectionId query parameter. It does
-// not narrow anything: certdock has no certificate collections, and the
-// route's permission is global.
-func collectionID(r *http.Request) error {
-	if v, ok := queryValue(r.URL.Query(), "collectionId"); !ok || strings.TrimSpace(v) == "" {
-		return nil
-	}
-	_, err := queryInt(r.URL.Query(), "collectionId")
-	return err
 }
 
 // ---- GET /Enrollment/{PFX,CSR}/Context/My ----

@@ -74,14 +74,6 @@ type revokeResponseDTO struct {
 
 // checkCollectionID validates the optional collectionId query parameter.
 // Collections are not modelled: a valid id is accepted and ignored.
-func checkCollectionID(r *http.Request) error {
-	if _, ok := queryValue(r.URL.Query(), "collectionId"); ok {
-		if _, err := queryInt(r.URL.Query(), "collectionId"); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 func (a *API) postRevoke(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := checkCollectionID(r); err != nil {
