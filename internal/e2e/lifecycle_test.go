@@ -226,15 +226,24 @@ func runLifecycle(t *testing.T, dsn string) {
 		ts := time.Now().UTC().Format(time.RFC3339)
 		cases := []struct {
 			name, format, csr, code, contains string
+			extra                             map[string]any
 		}{
-			{"BadSignature", "PEM", badSig, "0xA0010001", "CSR: signature does not verify"},
-			{"DisallowedKey", "PEM", weak, "0xA0110004", "CSR: the request's key is not allowed"},
-			{"WrongFormat", "PFX", csr, "0xA0010001", "x-certificateformat"},
-			{"NotACSR", "PEM", "hello", "0xA0010001", "CSR"},
+			{"BadSignature", "PEM", badSig, "0xA0010001", "CSR: signature does not verify", nil},
+			{"DisallowedKey", "PEM", weak, "0xA0110004", "CSR: the request's key is not allowed", nil},
+			{"WrongFormat", "PFX", csr, "0xA0010001", "x-certificateformat", nil},
+			{"NotACSR", "PEM", "hello", "0xA0010001", "CSR", nil},
+			{"MetadataNotScalar", "PEM", csr, "0xA0010001", "Metadata.Team: must be a string, number or boolean",
+				map[string]any{"Metadata": map[string]any{"Team": map[string]any{"a": 1}}}},
+			{"FieldsNotObject", "PEM", csr, "0xA0010001", "AdditionalEnrollmentFields: must be a JSON object",
+				map[string]any{"AdditionalEnrollmentFields": []string{"x"}}},
 		}
 		for _, tc := range cases {
 			t.Run(tc.name, func(t *testing.T) {
-				body, _ := json.Marshal(map[string]any{"CSR": tc.csr, "Template": "WebServer", "Timestamp": ts})
+				req := map[string]any{"CSR": tc.csr, "Template": "WebServer", "Timestamp": ts}
+				for k, v := range tc.extra {
+					req[k] = v
+				}
+				body, _ := json.Marshal(req)
 				code, b := in.callHeaders(t, "POST", "/Enrollment/CSR", string(body), map[string]string{"x-certificateformat": tc.format})
 				if code != http.StatusBadRequest {
 					t.Fatalf("status %d, want 400: %s", code, b)

@@ -28,8 +28,8 @@ type csrReq struct {
 	EnrollmentPatternId        int64
 	IncludeChain               *bool
 	IncludeSubjectHeader       *bool
-	Metadata                   stringMap
-	AdditionalEnrollmentFields stringMap
+	Metadata                   metadataMap
+	AdditionalEnrollmentFields fieldsMap
 	Timestamp                  *string
 	OwnerRoleId                int64
 	OwnerRoleName              string
