@@ -27,6 +27,7 @@ type fixture struct {
 	db  *sqlstore.DB
 	svc *enroll.Service
 	ids map[string]int64
+	kr  *secret.Keyring
 }
 
 // newFixture builds the service as server.Handler does, over a real SQLite
@@ -114,7 +115,7 @@ func newFixture(t *testing.T) *fixture {
 		IsNotFound:     func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
 		RandomPassword: func(n int) (string, error) { return secret.RandomPassword(nil, n) },
 	})
-	return &fixture{db: db, svc: svc, ids: ids}
+	return &fixture{db: db, svc: svc, ids: ids, kr: kr}
 }
 
 func baseRequest() enroll.PFXRequest {
