@@ -227,7 +227,8 @@ func runPFXRules(t *testing.T, in *instance) {
 		{name: "SANupn", mod: set("SANs", map[string]any{"upn": []string{"no-at-sign"}}), status: 400, code: codeField, field: "SANs.upn"},
 		{name: "SANunknownKey", mod: set("SANs", map[string]any{"fax": []string{"123"}}), status: 400, code: codeField, field: "SANs", has: "fax"},
 		{name: "SANempty", mod: set("SANs", map[string]any{"dns": []string{""}}), status: 400, code: codeField, field: "SANs.dns"},
-		{name: "SANnotArray", mod: set("SANs", map[string]any{"dns": "a.example.com"}), status: 400, code: codeField, field: "SANs"},
+		{name: "SANnotArray", mod: set("SANs", map[string]any{"dns": "a.example.com"}), status: 400, code: codeField, field: "SANs.dns"},
+		{name: "SANsNotObject", mod: set("SANs", []string{"dns"}), status: 400, code: codeField, field: "SANs"},
 		{name: "SANsMixedCaseOK", mod: set("SANs", map[string]any{"DNS": []string{"x.example.com"}, "Ip4": []string{"192.0.2.7"}, "UPN": []string{"u@corp.example.com"}, "Mail": []string{"m@example.com"}}), status: 200,
 			ok: func(t *testing.T, leaf *x509.Certificate, _ map[string]any) {
 				if len(leaf.DNSNames) != 1 || len(leaf.IPAddresses) != 1 || len(leaf.EmailAddresses) != 1 {

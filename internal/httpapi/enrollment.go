@@ -85,6 +85,27 @@ func (m *fieldsMap) UnmarshalJSON(b []byte) error {
 	return (*stringMap)(m).decodeNamed(b, "AdditionalEnrollmentFields")
 }
 
+// sansMap is a request's SANs: {"dns": ["a", "b"], "ip4": [...]}. Its
+// errors name the key ("SANs.dns: ..."), which encoding/json does not.
+type sansMap map[string][]string
+
+func (m *sansMap) UnmarshalJSON(b []byte) error {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return errs.Field("SANs", "must be a JSON object of arrays, like {\"dns\": [\"host.example.com\"]}")
+	}
+	out := sansMap{}
+	for k, v := range raw {
+		var vals []string
+		if err := json.Unmarshal(v, &vals); err != nil {
+			return errs.Field("SANs."+k, "must be a JSON array of strings")
+		}
+		out[k] = vals
+	}
+	*m = out
+	return nil
+}
+
 // storeEntry accepts both spellings clients send: the SDK's StoreId +
 // Properties and the go-client's CertificateStoreId + JobFields.
 type storeEntry struct {
@@ -108,7 +129,7 @@ type pfxReq struct {
 	Template                             string
 	EnrollmentPatternId                  int64
 	Timestamp                            *string
-	SANs                                 map[string][]string
+	SANs                                 sansMap
 	Metadata                             metadataMap
 	AdditionalEnrollmentFields           fieldsMap
 	KeyType                              string

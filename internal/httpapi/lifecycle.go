@@ -33,7 +33,7 @@ type csrReq struct {
 	Timestamp                  *string
 	OwnerRoleId                int64
 	OwnerRoleName              string
-	SANs                       map[string][]string
+	SANs                       sansMap
 }
 
 type pkcs10ResponseDTO struct {
