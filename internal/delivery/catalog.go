@@ -16,11 +16,35 @@ func (c StoresCatalog) Store(ctx context.Context, id string) (StoreInfo, error) 
 	if err != nil {
 		return StoreInfo{}, err
 	}
+	return storeInfo(s, func(id int) (stores.StoreType, error) { return c.S.StoreType(ctx, id) })
+}
+
+// txStoreReader reads stores in a transaction; sqlstore.Q implements it.
+type txStoreReader interface {
+	StoreRow(ctx context.Context, id string) (stores.StoreRow, error)
+	StoreTypeByID(ctx context.Context, id int) (stores.StoreType, error)
+}
+
+// StoreTx is Store read through tx when tx can read stores (a sqlstore.Q
+// in a transaction), so that no second connection is needed.
+func (c StoresCatalog) StoreTx(ctx context.Context, tx Tx, id string) (StoreInfo, error) {
+	r, ok := tx.(txStoreReader)
+	if !ok {
+		return c.Store(ctx, id)
+	}
+	row, err := r.StoreRow(ctx, id)
+	if err != nil {
+		return StoreInfo{}, err
+	}
+	return storeInfo(row.Store, func(id int) (stores.StoreType, error) { return r.StoreTypeByID(ctx, id) })
+}
+
+func storeInfo(s stores.Store, storeType func(int) (stores.StoreType, error)) (StoreInfo, error) {
 	info := StoreInfo{ID: s.ID, StoreType: s.StoreType, ClientMachine: s.ClientMachine, StorePath: s.StorePath, Approved: s.Approved}
 	if s.ContainerID != nil {
 		info.ContainerID = *s.ContainerID
 	}
-	t, err := c.S.StoreType(ctx, s.StoreType)
+	t, err := storeType(s.StoreType)
 	if err != nil {
 		return info, err
 	}

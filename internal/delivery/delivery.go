@@ -182,7 +182,29 @@ type refusal struct {
 
 // resolve looks a store up and checks the caller may schedule into it.
 func (s *Service) resolve(ctx context.Context, p *auth.Principal, id string) (StoreInfo, *refusal, error) {
-	st, err := s.o.Catalog.Store(ctx, id)
+	return s.resolveTx(ctx, nil, p, id)
+}
+
+// txCatalog is a Catalog that can also read a store through the caller's
+// transaction (StoresCatalog can, when the transaction is a sqlstore.Q).
+type txCatalog interface {
+	StoreTx(ctx context.Context, tx Tx, id string) (StoreInfo, error)
+}
+
+// resolveTx is resolve inside the transaction tx (nil: none). Code holding a
+// transaction must not wait for a second pooled connection: with SQLite,
+// every other connection can be held by a transaction waiting for the write
+// lock that this one holds, and both would wait for the busy timeout.
+func (s *Service) resolveTx(ctx context.Context, tx Tx, p *auth.Principal, id string) (StoreInfo, *refusal, error) {
+	var (
+		st  StoreInfo
+		err error
+	)
+	if c, ok := s.o.Catalog.(txCatalog); ok && tx != nil {
+		st, err = c.StoreTx(ctx, tx, id)
+	} else {
+		st, err = s.o.Catalog.Store(ctx, id)
+	}
 	if err != nil {
 		if errs.Is(err, errs.NotFound) || (s.o.IsNotFound != nil && s.o.IsNotFound(err)) {
 			return st, &refusal{errs.NotFound, fmt.Sprintf("certificate store %s does not exist", id)}, nil

@@ -129,7 +129,7 @@ func (s *Service) ScheduleForEnrollment(ctx context.Context, tx Tx, p *auth.Prin
 		if err != nil {
 			return res, err
 		}
-		st, ref, err := s.resolve(ctx, p, id)
+		st, ref, err := s.resolveTx(ctx, tx, p, id)
 		if err != nil {
 			return res, err
 		}
