@@ -2,6 +2,7 @@ package revocation
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/big"
@@ -113,7 +114,55 @@ func (s *Service) needsPublish(ctx context.Context, caID int64) bool {
 		return true
 	}
 	refresh := c.ThisUpdate.Add(c.NextUpdate.Sub(c.ThisUpdate) / 2)
-	return !s.now().Before(refresh)
+	if !s.now().Before(refresh) {
+		return true
+	}
+	s.mu.Lock()
+	checked := s.checked[caID]
+	s.mu.Unlock()
+	if checked {
+		return false
+	}
+	// First look since the process started: the stored CRL may lag a
+	// revocation committed by a process that died before re-signing it.
+	lags, err := s.crlLags(ctx, caID, c)
+	if err != nil {
+		return true
+	}
+	s.mu.Lock()
+	s.checked[caID] = true
+	if lags {
+		s.dirty[caID] = true // until PublishCRL re-signs it
+	}
+	s.mu.Unlock()
+	return lags
+}
+
+// crlLags reports whether the stored CRL c lists another set of serials
+// than the certificates the database has revoked (and not expired).
+func (s *Service) crlLags(ctx context.Context, caID int64, c CRL) (bool, error) {
+	rl, err := x509.ParseRevocationList(c.DER)
+	if err != nil {
+		return true, nil
+	}
+	revoked, err := s.o.Store.RevokedCertificates(ctx, caID, s.now().Truncate(time.Second))
+	if err != nil {
+		return false, err
+	}
+	listed := make(map[string]bool, len(rl.RevokedCertificateEntries))
+	for _, e := range rl.RevokedCertificateEntries {
+		listed[e.SerialNumber.String()] = true
+	}
+	if len(listed) != len(revoked) {
+		return true, nil
+	}
+	for _, r := range revoked {
+		n, ok := parseSerialHex(r.SerialHex)
+		if !ok || !listed[n.String()] {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 func (s *Service) markDirty(caID int64) {

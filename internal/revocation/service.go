@@ -51,8 +51,12 @@ type Service struct {
 
 	mu    sync.Mutex
 	dirty map[int64]bool // CAs whose CRL lags a revocation
-	pubMu sync.Mutex     // serialises on-demand and scheduled publication
-	kick  chan struct{}
+	// checked holds the CAs whose stored CRL has been compared with the
+	// database since the process started: a revocation committed just
+	// before a crash was never marked dirty in this process.
+	checked map[int64]bool
+	pubMu   sync.Mutex // serialises on-demand and scheduled publication
+	kick    chan struct{}
 }
 
 // New builds the service.
@@ -72,7 +76,7 @@ func New(o Options) *Service {
 	if o.OCSPValidity <= 0 {
 		o.OCSPValidity = DefaultOCSPValidity
 	}
-	s := &Service{o: o, cas: map[int64]CA{}, byLN: map[string]CA{}, dirty: map[int64]bool{}, kick: make(chan struct{}, 1)}
+	s := &Service{o: o, cas: map[int64]CA{}, byLN: map[string]CA{}, dirty: map[int64]bool{}, checked: map[int64]bool{}, kick: make(chan struct{}, 1)}
 	for _, c := range o.CAs {
 		s.cas[c.ID] = c
 		s.byLN[c.LogicalName] = c
