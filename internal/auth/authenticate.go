@@ -48,6 +48,13 @@ type IdentityStore interface {
 	IdentityForLogin(ctx context.Context, account string) (Identity, []string, error)
 }
 
+// CredentialStore is optionally implemented by an IdentityStore: the identity
+// with its password hash but without roles and permissions, which is all a
+// login the cache already holds needs. sqlstore.Q implements it.
+type CredentialStore interface {
+	IdentityCredentials(ctx context.Context, account string) (Identity, error)
+}
+
 // ErrNoIdentity is returned by IdentityStore when the account does not exist.
 var ErrNoIdentity = errors.New("no such identity")
 
@@ -109,6 +116,9 @@ func (a *Authenticator) Basic(ctx context.Context, header string) (*Principal, e
 // "user") and password.
 func (a *Authenticator) Login(ctx context.Context, user, password string) (*Principal, error) {
 	account := NormalizeAccount(user)
+	if p := a.remembered(ctx, account, password); p != nil {
+		return p, nil
+	}
 	id, perms, err := a.store.IdentityForLogin(ctx, account)
 	if errors.Is(err, ErrNoIdentity) {
 		// DOMAIN\user falls back to a local account "user".
@@ -129,7 +139,7 @@ func (a *Authenticator) Login(ctx context.Context, user, password string) (*Prin
 	if !id.Valid || id.PasswordHash == "" {
 		return nil, errBadCredentials
 	}
-	key := sha256.Sum256([]byte(id.AccountName + "\x00" + password + "\x00" + id.PasswordHash))
+	key := loginKey(id, password)
 	now := a.now()
 	a.mu.Lock()
 	c, hit := a.cache[key]
@@ -149,6 +159,39 @@ func (a *Authenticator) Login(ctx context.Context, user, password string) (*Prin
 	a.cache[key] = cached{p: p, expires: now.Add(a.cacheTTL)}
 	a.mu.Unlock()
 	return p, nil
+}
+
+func loginKey(id Identity, password string) [32]byte {
+	return sha256.Sum256([]byte(id.AccountName + "\x00" + password + "\x00" + id.PasswordHash))
+}
+
+// remembered answers a login the cache holds, reading only the identity's
+// credentials (one query) instead of its roles and permissions too, which a
+// cached principal already carries; it returns nil for anything else, and
+// Login then takes its full path. The checks are Login's: a valid identity
+// whose stored hash is the one the login was remembered with.
+func (a *Authenticator) remembered(ctx context.Context, account, password string) *Principal {
+	cs, ok := a.store.(CredentialStore)
+	if !ok {
+		return nil
+	}
+	id, err := cs.IdentityCredentials(ctx, account)
+	if errors.Is(err, ErrNoIdentity) {
+		if _, local, ok := strings.Cut(account, `\`); ok {
+			id, err = cs.IdentityCredentials(ctx, local)
+		}
+	}
+	if err != nil || !id.Valid || id.PasswordHash == "" {
+		return nil
+	}
+	key := loginKey(id, password)
+	a.mu.Lock()
+	c, hit := a.cache[key]
+	a.mu.Unlock()
+	if hit && a.now().Before(c.expires) {
+		return c.p
+	}
+	return nil
 }
 
 // SetDummyHash sets a hash (made with the live parameters) that is verified

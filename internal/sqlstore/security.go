@@ -82,6 +82,18 @@ func (q Q) IdentityByAccount(ctx context.Context, account string) (auth.Identity
 	return i, err
 }
 
+var _ auth.CredentialStore = Q{}
+
+// IdentityCredentials returns an identity by account name without its roles
+// (auth.CredentialStore: enough to check a remembered login).
+func (q Q) IdentityCredentials(ctx context.Context, account string) (auth.Identity, error) {
+	i, err := scanIdentity(q.row(ctx, `SELECT `+identityCols+` FROM identities WHERE account_key = ?`, auth.AccountKey(account)))
+	if err = notFound(err); errors.Is(err, ErrNotFound) {
+		return i, auth.ErrNoIdentity
+	}
+	return i, err
+}
+
 func (q Q) roleLinks(ctx context.Context) (map[int64][]auth.RoleRef, error) {
 	rows, err := q.query(ctx, `SELECT ri.identity_id, r.id, r.name FROM role_identities ri JOIN roles r ON r.id = ri.role_id ORDER BY r.id`)
 	if err != nil {

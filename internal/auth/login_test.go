@@ -1,0 +1,93 @@
+package auth_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/certdock/certdock/internal/auth"
+	"github.com/certdock/certdock/internal/secret"
+	"github.com/certdock/certdock/internal/sqlstore"
+)
+
+// TestLogin_Remembered logs in against a real SQLite store: a remembered
+// login skips the password hash, and is still refused at once when the
+// password changes or the identity is deleted; it is checked again after
+// the cache TTL.
+func TestLogin_Remembered(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q := db.Q()
+	hash, err := secret.HashPassword("first-password-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.InsertIdentity(ctx, auth.Identity{AccountName: `CORP\alice`, IdentityType: "User", PasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	role, err := q.InsertRole(ctx, auth.Role{Name: "Enrollers", Enabled: true, Permissions: []string{string(auth.EnrollPFX)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.AddRoleMember(ctx, role, id); err != nil {
+		t.Fatal(err)
+	}
+
+	var verified atomic.Int32
+	verify := func(h, p string) (bool, error) { verified.Add(1); return secret.VerifyPassword(h, p) }
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	a := auth.NewAuthenticator(q, verify, func() time.Time { return now }, 2*time.Minute)
+
+	login := func(user, password string) (*auth.Principal, error) {
+		t.Helper()
+		return a.Login(ctx, user, password)
+	}
+	for _, user := range []string{`CORP\alice`, "alice@corp.example", `corp\ALICE`} {
+		p, err := login(user, "first-password-1")
+		if err != nil {
+			t.Fatalf("login %s: %v", user, err)
+		}
+		if p.IdentityID != id || !p.Has(auth.EnrollPFX) {
+			t.Fatalf("login %s: principal %+v lacks identity %d or its role's permission", user, p, id)
+		}
+	}
+	if n := verified.Load(); n != 1 {
+		t.Fatalf("password hash verified %d times for three logins within the TTL, want 1", n)
+	}
+	if _, err := login(`CORP\alice`, "wrong-password-1"); err == nil {
+		t.Fatal("wrong password accepted")
+	}
+
+	now = now.Add(3 * time.Minute) // past the TTL: checked again
+	verified.Store(0)
+	if _, err := login(`CORP\alice`, "first-password-1"); err != nil || verified.Load() != 1 {
+		t.Fatalf("after the TTL: err %v, %d verifications, want one", err, verified.Load())
+	}
+
+	newHash, err := secret.HashPassword("second-password-2", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.SetIdentityPassword(ctx, id, newHash); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := login(`CORP\alice`, "first-password-1"); err == nil {
+		t.Fatal("the old password still logs in after the password changed")
+	}
+	if _, err := login(`CORP\alice`, "second-password-2"); err != nil {
+		t.Fatalf("new password: %v", err)
+	}
+
+	if err := q.DeleteIdentity(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := login(`CORP\alice`, "second-password-2"); err == nil {
+		t.Fatal("a deleted identity still logs in from the cache")
+	}
+}
