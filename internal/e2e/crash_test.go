@@ -45,7 +45,9 @@ const (
 	crashRounds  = 3
 	crashWorkers = 4
 	crashPass    = "Crash-Enroll-Pass-123"
-	crashTag     = "CrashTag"
+	// crashCycle is one request of each kind a worker sends in turn.
+	crashCycle = 5
+	crashTag   = "CrashTag"
 )
 
 // crashProc is one `certdock serve` process.
@@ -174,6 +176,8 @@ type crashLedger struct {
 	mu    sync.Mutex
 	certs []*crashCert
 	acks  int
+	// perWorker counts each worker's answers in the current round.
+	perWorker [crashWorkers]int
 	// unanswered counts the requests cut off by a kill.
 	unanswered int
 	killed     atomic.Bool // set just before SIGKILL: from then on, failed requests are expected
@@ -255,7 +259,9 @@ func runCrash(t *testing.T, bin, dsn string) {
 
 	led := &crashLedger{}
 	for round := 1; round <= crashRounds; round++ {
-		before := led.count()
+		led.mu.Lock()
+		led.perWorker = [crashWorkers]int{}
+		led.mu.Unlock()
 		stopWorkers := make(chan struct{})
 		var wg sync.WaitGroup
 		for w := 0; w < crashWorkers; w++ {
@@ -265,11 +271,14 @@ func runCrash(t *testing.T, bin, dsn string) {
 				crashWorker(t, in, hc, led, store.Id, round, w, uint64(rng.Int64()), stopWorkers)
 			}()
 		}
-		// Kill at a random moment once a few answers came back.
-		if !led.waitAcks(before+2, 40*time.Second) {
+		// Kill at a random moment once every worker has had an answer to
+		// each kind of request (a server that stalls fails here).
+		if !led.waitEach(crashCycle, 40*time.Second) {
+			led.killed.Store(true)
+			p.kill()
 			close(stopWorkers)
 			wg.Wait()
-			t.Fatalf("round %d: fewer than 2 answers in 40s", round)
+			t.Fatalf("round %d: not every worker had %d answers within 40s: %v", round, crashCycle, led.perWorker)
 		}
 		delay := time.Duration(rng.IntN(1500)) * time.Millisecond
 		time.Sleep(delay)
@@ -277,7 +286,7 @@ func runCrash(t *testing.T, bin, dsn string) {
 		p.kill()
 		close(stopWorkers)
 		wg.Wait()
-		t.Logf("round %d: killed %v after the second answer; %d answered requests so far, %d cut off by the kills", round, delay, led.count(), led.unanswered)
+		t.Logf("round %d: killed %v after every worker had %d answers; %d answered requests so far, %d cut off by the kills", round, delay, crashCycle, led.count(), led.unanswered)
 
 		// With the server down: the database holds nothing half-done.
 		checkCrashDB(t, dir, dsn)
@@ -304,10 +313,17 @@ func (l *crashLedger) count() int {
 	return l.acks
 }
 
-func (l *crashLedger) waitAcks(n int, within time.Duration) bool {
+// waitEach polls until every worker has n answers this round.
+func (l *crashLedger) waitEach(n int, within time.Duration) bool {
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
-		if l.count() >= n {
+		l.mu.Lock()
+		least := l.perWorker[0]
+		for _, c := range l.perWorker {
+			least = min(least, c)
+		}
+		l.mu.Unlock()
+		if least >= n {
 			return true
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -329,7 +345,7 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 		}
 		cn := fmt.Sprintf("crash-r%d-w%d-%d.example.com", round, w, i)
 		tag := fmt.Sprintf("t%d-%d-%d", round, w, i)
-		op := i % 5
+		op := i % crashCycle
 		if len(mine) < 2 && op >= 3 {
 			op = 0
 		}
@@ -386,6 +402,7 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 			led.mu.Lock()
 			led.certs = append(led.certs, c)
 			led.acks++
+			led.perWorker[w]++
 			led.mu.Unlock()
 		case 3: // metadata update on one of mine
 			c := mine[rng.IntN(len(mine))]
@@ -404,6 +421,7 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 			led.mu.Lock()
 			c.tag, c.tagPending = tag, ""
 			led.acks++
+			led.perWorker[w]++
 			led.mu.Unlock()
 		case 4: // revoke one of mine not yet revoked
 			var c *crashCert
@@ -434,6 +452,7 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 			led.mu.Lock()
 			c.revoked, c.revokePending = true, false
 			led.acks++
+			led.perWorker[w]++
 			led.mu.Unlock()
 		}
 	}
