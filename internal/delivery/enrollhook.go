@@ -39,6 +39,12 @@ func (h EnrollmentHook) PlanDelivery(ctx context.Context, p *auth.Principal, sto
 	return out, nil
 }
 
+// HashPassword hashes an enrollment password the way ScheduleForEnrollment
+// records it; the enrollment flow calls it before its transaction.
+func (h EnrollmentHook) HashPassword(password string) (string, error) {
+	return h.S.o.HashPassword(password)
+}
+
 // RecordDelivery runs ScheduleForEnrollment in the enrollment's transaction.
 // tx is the enrollment's store handle; in certdock it is a sqlstore.Q inside
 // WithTx, which also implements Tx.
@@ -52,6 +58,6 @@ func (h EnrollmentHook) RecordDelivery(ctx context.Context, tx enroll.Store, p *
 		ts[i] = Target{StoreID: t.StoreID, Alias: t.Alias, Overwrite: t.Overwrite, Properties: t.Properties, FromRenewal: t.FromRenewal, PrivateKey: true}
 	}
 	r, err := h.S.ScheduleForEnrollment(ctx, dtx, p, EnrollmentDelivery{CertificateID: d.CertificateID, RequestID: d.RequestID,
-		Format: string(d.Format), Password: d.Password, KeyForDeliveryOnly: d.KeyForDeliveryOnly, Targets: ts, JobTime: d.JobTime})
+		Format: string(d.Format), Password: d.Password, PasswordHash: d.PasswordHash, KeyForDeliveryOnly: d.KeyForDeliveryOnly, Targets: ts, JobTime: d.JobTime})
 	return enroll.DeliveryResult{SuccessfulStores: r.SuccessfulStores, InvalidForRenewal: r.InvalidForRenewal}, err
 }

@@ -21,6 +21,9 @@ type EnrollmentDelivery struct {
 	// hash is kept so Deploy can check it; it is also the entry password of
 	// jobs to stores whose type takes one.
 	Password string
+	// PasswordHash, when set, is Password's hash made by the caller before
+	// its transaction (EnrollmentHook.HashPassword); empty: hashed here.
+	PasswordHash string
 	// KeyForDeliveryOnly says the template would not have retained the key:
 	// it is kept only so a job can deliver it.
 	KeyForDeliveryOnly bool
@@ -110,9 +113,14 @@ func (s *Service) RenewalTargets(ctx context.Context, renewedID int64) ([]Target
 func (s *Service) ScheduleForEnrollment(ctx context.Context, tx Tx, p *auth.Principal, d EnrollmentDelivery) (EnrollmentResult, error) {
 	res := EnrollmentResult{SuccessfulStores: []string{}, InvalidForRenewal: []string{}}
 	now := s.o.Now().UTC()
-	hash, err := s.o.HashPassword(d.Password)
-	if err != nil {
-		return res, errs.Wrap(err, "hashing the enrollment password")
+	hash := d.PasswordHash
+	if hash == "" {
+		// Callers that hold a database transaction should hash first
+		// (EnrollmentHook.HashPassword): argon2id is slow by design.
+		var err error
+		if hash, err = s.o.HashPassword(d.Password); err != nil {
+			return res, errs.Wrap(err, "hashing the enrollment password")
+		}
 	}
 	if err := tx.InsertDeliveryEnrollment(ctx, Enrollment{CertificateID: d.CertificateID, RequestID: d.RequestID,
 		Format: d.Format, PasswordHash: hash, KeyForDeliveryOnly: d.KeyForDeliveryOnly, CreatedAt: now}); err != nil {

@@ -23,6 +23,10 @@ type Delivery interface {
 	// is kept and the hash of the enrollment password, and creates the add
 	// jobs for the targets, so they commit or roll back with the enrollment.
 	RecordDelivery(ctx context.Context, tx Store, p *auth.Principal, d DeliveryRecord) (DeliveryResult, error)
+	// HashPassword hashes the enrollment password for RecordDelivery. It is
+	// slow on purpose (argon2id), so the flow calls it before the recording
+	// transaction rather than inside it.
+	HashPassword(password string) (string, error)
 }
 
 // DeliveryRecord is what RecordDelivery is given.
@@ -31,6 +35,7 @@ type DeliveryRecord struct {
 	RequestID          int64
 	Format             Format
 	Password           string // the enrollment password (given or generated)
+	PasswordHash       string // HashPassword(Password), computed before the transaction
 	KeyForDeliveryOnly bool   // the template would not have retained the key
 	Targets            []StoreTarget
 	JobTime            *time.Time

@@ -278,6 +278,16 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 	}
 	doc, _ := json.Marshal(d)
 
+	// The enrollment password's hash (kept so Deploy can check it) is an
+	// argon2id computation: do it before the transaction, never while
+	// holding the database's write lock.
+	var passwordHash string
+	if pl.deliver {
+		if passwordHash, err = s.o.Delivery.HashPassword(pl.password); err != nil {
+			return errs.Wrap(err, "hashing the enrollment password")
+		}
+	}
+
 	err = s.o.InTx(ctx, func(st Store) error {
 		var reqID int64
 		if req.held != nil {
@@ -308,7 +318,7 @@ func (s *Service) record(ctx context.Context, p *auth.Principal, req *request, p
 		}
 		if pl.deliver {
 			if out.delivery, err = s.o.Delivery.RecordDelivery(ctx, st, p, DeliveryRecord{CertificateID: certID, RequestID: reqID,
-				Format: req.pfx.Format, Password: pl.password, KeyForDeliveryOnly: keyForDeliveryOnly,
+				Format: req.pfx.Format, Password: pl.password, PasswordHash: passwordHash, KeyForDeliveryOnly: keyForDeliveryOnly,
 				Targets: pl.targets, JobTime: req.pfx.JobTime}); err != nil {
 				return err
 			}
