@@ -2,32 +2,19 @@ package e2e
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
-
-	"github.com/certdock/certdock/internal/config"
-	"github.com/certdock/certdock/internal/server"
 )
 
 // Benchmarks of the full HTTPS path: a real server (start) on loopback, one
@@ -42,86 +29,15 @@ import (
 // benchDatabases is SQLite always, PostgreSQL when CERTDOCK_TEST_POSTGRES_DSN is set.
 var benchDatabases = []string{"sqlite", "postgres"}
 
-// benchInstance starts a server as start does (harness_test.go), for a
-// benchmark: same configuration, same TLS listener on 127.0.0.1:0.
+// benchInstance starts a server with the tests' harness (start), SQLite or
+// a fresh PostgreSQL schema (skipped when CERTDOCK_TEST_POSTGRES_DSN is unset).
 func benchInstance(b *testing.B, db string) *instance {
 	b.Helper()
 	dsn := ""
 	if db == "postgres" {
-		dsn = benchPostgresDSN(b)
+		dsn = postgresDSN(b)
 	}
-	b.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
-	ctx := context.Background()
-	dir := b.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost"}, log, io.Discard)
-	if err != nil {
-		b.Fatalf("server.Open: %v", err)
-	}
-	tlsCfg, err := s.TLSConfig(ctx)
-	if err != nil {
-		s.Close()
-		b.Fatalf("TLSConfig: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.Close()
-		b.Fatal(err)
-	}
-	srv := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.ServeTLS(ln, "", "") }()
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-		if err := s.Close(); err != nil {
-			b.Errorf("close: %v", err)
-		}
-	})
-	pemRoot, err := os.ReadFile(filepath.Join(dir, "root-ca.pem"))
-	if err != nil {
-		b.Fatalf("root CA file: %v", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pemRoot) {
-		b.Fatal("root-ca.pem holds no certificate")
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	return &instance{dataDir: dir, port: port, base: "https://localhost:" + strconv.Itoa(port) + "/KeyfactorAPI", roots: pool}
-}
-
-// benchPostgresDSN is postgresDSN for a benchmark: a fresh schema, dropped
-// at cleanup; it skips when CERTDOCK_TEST_POSTGRES_DSN is unset.
-func benchPostgresDSN(b *testing.B) string {
-	b.Helper()
-	base := os.Getenv(pgEnv)
-	if base == "" {
-		b.Skip(pgEnv + " not set")
-	}
-	db, err := sql.Open("pgx", base)
-	if err != nil {
-		b.Fatalf("postgres: %v", err)
-	}
-	raw := make([]byte, 6)
-	rand.Read(raw)
-	schema := "bench_" + hex.EncodeToString(raw)
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		db.Close()
-		b.Fatalf("postgres unreachable at %s: %v", base, err)
-	}
-	b.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			b.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	sep := "?"
-	if strings.Contains(base, "?") {
-		sep = "&"
-	}
-	return base + sep + "search_path=" + schema
+	return start(b, dsn)
 }
 
 // benchClient keeps enough idle connections for every parallel client.

@@ -40,7 +40,7 @@ const pgEnv = "CERTDOCK_TEST_POSTGRES_DSN"
 
 // postgresDSN creates a fresh schema and returns a DSN using it. It skips
 // when the env var is unset and fails when Postgres is unreachable.
-func postgresDSN(t *testing.T) string {
+func postgresDSN(t testing.TB) string {
 	t.Helper()
 	base := os.Getenv(pgEnv)
 	if base == "" {
@@ -81,13 +81,13 @@ func postgresDSN(t *testing.T) string {
 }
 
 // start runs a server on a real TLS listener; dsn empty means SQLite.
-func start(t *testing.T, dsn string) *instance {
+func start(t testing.TB, dsn string) *instance {
 	t.Helper()
 	return startSetup(t, dsn, "")
 }
 
 // startSetup is start with a setup file (--config); empty means none.
-func startSetup(t *testing.T, dsn, setupFile string) *instance {
+func startSetup(t testing.TB, dsn, setupFile string) *instance {
 	t.Helper()
 	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
 	ctx := context.Background()
