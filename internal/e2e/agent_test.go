@@ -14,19 +14,16 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/certdock/certdock/internal/agent"
-	"github.com/certdock/certdock/internal/config"
 	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/server"
@@ -38,14 +35,7 @@ import (
 const agentLease = 2 * time.Second
 
 // agentServer is a running server plus what the agent tests need of it.
-type agentServer struct {
-	*instance
-	srv     *server.Server
-	url     string // https://localhost:port
-	caFile  string
-	handler http.Handler
-	tlsCfg  *tls.Config
-}
+type agentServer struct{ *running }
 
 // serveOn serves the same server on another listener until the test ends.
 func (as *agentServer) serveOn(t *testing.T, ln net.Listener) {
@@ -60,51 +50,12 @@ func (as *agentServer) serveOn(t *testing.T, ln net.Listener) {
 	})
 }
 
-// startAgentServer starts a server like start does, keeping the
-// *server.Server so tests can schedule jobs directly.
+// startAgentServer starts a server like start does with the agent job
+// lease agentLease, keeping the *server.Server so tests can schedule jobs
+// directly.
 func startAgentServer(t *testing.T, dsn string) *agentServer {
 	t.Helper()
-	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
-	t.Setenv(server.EnvAgentJobLease, agentLease.String())
-	ctx := context.Background()
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost"}, log, io.Discard)
-	if err != nil {
-		t.Fatalf("server.Open: %v", err)
-	}
-	tlsCfg, err := s.TLSConfig(ctx)
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	handler := s.Handler()
-	hs := &http.Server{Handler: handler, TLSConfig: tlsCfg.Clone(), ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); hs.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		hs.Shutdown(ctx)
-		<-done
-		s.Close()
-	})
-	caFile := filepath.Join(dir, "root-ca.pem")
-	pemRoot, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemRoot)
-	port := ln.Addr().(*net.TCPAddr).Port
-	url := "https://localhost:" + strconv.Itoa(port)
-	return &agentServer{instance: &instance{dataDir: dir, port: port, base: url + "/KeyfactorAPI", roots: pool}, srv: s, url: url, caFile: caFile,
-		handler: handler, tlsCfg: tlsCfg}
+	return &agentServer{startWith(t, startOptions{DSN: dsn, Env: map[string]string{server.EnvAgentJobLease: agentLease.String()}})}
 }
 
 func (as *agentServer) agentConfig(dir, machine string) agent.Config {

@@ -8,8 +8,6 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -23,69 +21,16 @@ import (
 	kfv1 "github.com/Keyfactor/keyfactor-go-client-sdk/v25/api/keyfactor/v1"
 	"golang.org/x/crypto/ocsp"
 
-	"github.com/certdock/certdock/internal/config"
 	"github.com/certdock/certdock/internal/pki"
-	"github.com/certdock/certdock/internal/server"
 )
 
 // pkiInstance is a server with its plain-HTTP PKI listener (CRL, OCSP).
-type pkiInstance struct {
-	*instance
-	pkiBase string // http://127.0.0.1:PORT
-}
+type pkiInstance struct{ *running }
 
-// startPKI is start with the PKI listener on a kernel-chosen port; the
-// server derives the CRL/OCSP URLs from the real port before it issues
-// anything.
+// startPKI is start with the PKI listener on a kernel-chosen port.
 func startPKI(t *testing.T, dsn string) *pkiInstance {
 	t.Helper()
-	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
-	ctx := context.Background()
-	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost",
-		PKIHTTPAddr: "127.0.0.1:0"}, log, io.Discard)
-	if err != nil {
-		t.Fatalf("server.Open: %v", err)
-	}
-	stopPKI, err := s.StartPKI(ctx)
-	if err != nil {
-		s.Close()
-		t.Fatalf("StartPKI: %v", err)
-	}
-	tlsCfg, err := s.TLSConfig(ctx)
-	if err != nil {
-		t.Fatalf("TLSConfig: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.ServeTLS(ln, "", "") }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-		stopPKI()
-		if err := s.Close(); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
-	pemRoot, err := os.ReadFile(filepath.Join(dir, "root-ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemRoot)
-	port := ln.Addr().(*net.TCPAddr).Port
-	in := &instance{dataDir: dir, port: port, base: "https://localhost:" + strconv.Itoa(port) + "/KeyfactorAPI", roots: pool}
-	if !strings.HasPrefix(s.PKIBaseURL(), "http://127.0.0.1:") || strings.HasSuffix(s.PKIBaseURL(), ":0") {
-		t.Fatalf("PKI base URL %q does not name the real port", s.PKIBaseURL())
-	}
-	return &pkiInstance{instance: in, pkiBase: s.PKIBaseURL()}
+	return &pkiInstance{startWith(t, startOptions{DSN: dsn, PKI: true})}
 }
 
 func TestRevocation_Backends(t *testing.T) {
@@ -663,10 +608,8 @@ func TestRevocation_CRLNumberAfterRestart(t *testing.T) {
 }
 
 func crlAcrossRestart(t *testing.T, dsn string) {
-	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
 	ctx := context.Background()
 	dir := t.TempDir()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	number := func(base string) int64 {
 		t.Helper()
 		resp, err := http.Get(base + "/crl/IssuingCA1.crl")
@@ -683,14 +626,8 @@ func crlAcrossRestart(t *testing.T, dsn string) {
 	}
 	var last int64
 	for round := range 2 {
-		s, err := server.Open(ctx, config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost", PKIHTTPAddr: "127.0.0.1:0"}, log, io.Discard)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stop, err := s.StartPKI(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := startWith(t, startOptions{DSN: dsn, DataDir: dir, PKI: true})
+		s := r.srv
 		served := number(s.PKIBaseURL())
 		if round == 1 && served != last {
 			t.Errorf("after restart the CRL served is number %d, want the stored %d", served, last)
@@ -707,8 +644,7 @@ func crlAcrossRestart(t *testing.T, dsn string) {
 			t.Errorf("round %d: published %d after serving %d", round, crl.Number, served)
 		}
 		last = crl.Number
-		stop()
-		s.Close()
+		r.stop()
 	}
 	if last != 3 {
 		t.Errorf("last CRL number %d, want 3 (1 and 2 before the restart)", last)

@@ -3,14 +3,11 @@ package e2e
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -29,64 +26,22 @@ import (
 
 	"github.com/certdock/certdock/internal/agent"
 	"github.com/certdock/certdock/internal/config"
-	"github.com/certdock/certdock/internal/server"
 )
 
-// wfServer is a server that can be stopped and started again on the same
-// data directory and database (restart tests).
-type wfServer struct {
-	*instance
-	stop func()
-}
+// wfServer is a server that can be stopped (stop) and started again on
+// the same data directory and database (restart tests).
+type wfServer struct{ *running }
 
-// startWF runs a server on dir and dsn with cfg's workflow settings.
+// startWF runs a server on dir and dsn with quick workflow ticks and
+// webhook back-off; tune changes the configuration further.
 func startWF(t *testing.T, dir, dsn string, tune func(*config.Serve)) *wfServer {
 	t.Helper()
-	t.Setenv("CERTDOCK_ADMIN_PASSWORD", adminPassword)
-	ctx := context.Background()
-	cfg := config.Serve{Listen: "127.0.0.1:0", DataDir: dir, DB: dsn, Hostname: "localhost",
-		WorkflowTick: 100 * time.Millisecond, WorkflowWebhookBackoff: 200 * time.Millisecond}
-	if tune != nil {
-		tune(&cfg)
-	}
-	s, err := server.Open(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), io.Discard)
-	if err != nil {
-		t.Fatalf("server.Open: %v", err)
-	}
-	tlsCfg, err := s.TLSConfig(ctx)
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		s.Close()
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: s.Handler(), TLSConfig: tlsCfg, ReadHeaderTimeout: 10 * time.Second}
-	done := make(chan struct{})
-	go func() { defer close(done); srv.ServeTLS(ln, "", "") }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			srv.Shutdown(ctx)
-			<-done
-			if err := s.Close(); err != nil {
-				t.Errorf("close: %v", err)
-			}
-		})
-	}
-	t.Cleanup(stop)
-	pemRoot, err := os.ReadFile(filepath.Join(dir, "root-ca.pem"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AppendCertsFromPEM(pemRoot)
-	port := ln.Addr().(*net.TCPAddr).Port
-	return &wfServer{instance: &instance{dataDir: dir, port: port, base: "https://localhost:" + strconv.Itoa(port) + "/KeyfactorAPI", roots: pool}, stop: stop}
+	return &wfServer{startWith(t, startOptions{DSN: dsn, DataDir: dir, Tune: func(c *config.Serve) {
+		c.WorkflowTick, c.WorkflowWebhookBackoff = 100*time.Millisecond, 200*time.Millisecond
+		if tune != nil {
+			tune(c)
+		}
+	}})}
 }
 
 // sdkAs is the SDK configuration for a local identity.
