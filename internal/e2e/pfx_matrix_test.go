@@ -250,6 +250,79 @@ func runPFXMatrix(t *testing.T, pin *pkiInstance, withRSA4096 bool) {
 	})
 }
 
+// pfxRequest is what the v1 and v2 SDK PFX enrollment requests share.
+type pfxRequest interface {
+	SetTemplate(string)
+	SetSubject(string)
+	SetSANs(map[string][]string)
+	SetPassword(string)
+	SetKeyType(string)
+	SetKeyLength(int32)
+	SetCurve(string)
+	SetCustomFriendlyName(string)
+	SetMicrosoftTargetCSP(string)
+	SetUseLegacyEncryption(bool)
+	SetChainOrder(string)
+	SetIncludeChain(bool)
+	SetIncludeSubjectHeader(bool)
+	SetTimestamp(time.Time)
+}
+
+// fill sets the case's fields on a v1 or v2 request; pw is the password
+// unless the case sends none.
+func (c matrixCase) fill(req pfxRequest, pw string) {
+	req.SetTemplate("WebServer")
+	req.SetSubject(c.subject())
+	req.SetSANs(c.sans())
+	if !c.noPassword {
+		req.SetPassword(pw)
+	}
+	if c.key.keyType != "" {
+		req.SetKeyType(c.key.keyType)
+	}
+	if c.key.length != 0 {
+		req.SetKeyLength(c.key.length)
+	}
+	if c.key.curve != "" {
+		req.SetCurve(c.key.curve)
+	}
+	req.SetCustomFriendlyName(c.friendly)
+	if c.csp != "" {
+		req.SetMicrosoftTargetCSP(c.csp)
+	}
+	req.SetUseLegacyEncryption(c.legacy)
+	if c.chainOrder != "" {
+		req.SetChainOrder(c.chainOrder)
+	}
+	if c.noChain {
+		req.SetIncludeChain(false)
+	}
+	if c.noHeader {
+		req.SetIncludeSubjectHeader(false)
+	}
+	req.SetTimestamp(time.Now().UTC())
+}
+
+// pfxInfo is what the v1 and v2 SDK PKCS#12 certificate answers share.
+type pfxInfo interface {
+	GetPassword() string
+	GetSerialNumber() string
+	GetThumbprint() string
+	GetIssuerDN() string
+	GetRequestDisposition() string
+	GetKeyfactorId() int32
+	GetKeyfactorRequestId() int32
+	GetPkcs12Blob() string
+}
+
+// resultOf reads a v1 or v2 answer's certificate information.
+func resultOf(t *testing.T, info pfxInfo) matrixResult {
+	t.Helper()
+	return matrixResult{password: info.GetPassword(), serial: info.GetSerialNumber(), thumbprint: info.GetThumbprint(),
+		issuerDN: info.GetIssuerDN(), disposition: info.GetRequestDisposition(), keyfactorID: info.GetKeyfactorId(),
+		requestID: info.GetKeyfactorRequestId(), blob: decodeBlob(t, info.GetPkcs12Blob())}
+}
+
 // enrollMatrix sends the case through the SDK of its version, with
 // x-keyfactor-api-version set explicitly.
 func enrollMatrix(ctx context.Context, t *testing.T, c1 *kfv1.APIClient, c2 *kfv2.APIClient, c matrixCase) matrixResult {
@@ -258,89 +331,25 @@ func enrollMatrix(ctx context.Context, t *testing.T, c1 *kfv1.APIClient, c2 *kfv
 	var e matrixResult
 	if c.version == 1 {
 		req := kfv1.NewEnrollmentPFXEnrollmentRequest()
-		req.SetTemplate("WebServer")
-		req.SetSubject(c.subject())
-		req.SetSANs(c.sans())
-		if !c.noPassword {
-			req.SetPassword(pw)
-		}
-		if c.key.keyType != "" {
-			req.SetKeyType(c.key.keyType)
-		}
-		if c.key.length != 0 {
-			req.SetKeyLength(c.key.length)
-		}
-		if c.key.curve != "" {
-			req.SetCurve(c.key.curve)
-		}
-		req.SetCustomFriendlyName(c.friendly)
-		if c.csp != "" {
-			req.SetMicrosoftTargetCSP(c.csp)
-		}
-		req.SetUseLegacyEncryption(c.legacy)
-		if c.chainOrder != "" {
-			req.SetChainOrder(c.chainOrder)
-		}
-		if c.noChain {
-			req.SetIncludeChain(false)
-		}
-		if c.noHeader {
-			req.SetIncludeSubjectHeader(false)
-		}
-		req.SetTimestamp(time.Now().UTC())
+		c.fill(req, pw)
 		resp, _, err := c1.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XKeyfactorApiVersion("1.0").
 			XCertificateformat(c.format).EnrollmentPFXEnrollmentRequest(*req).Execute()
 		if err != nil {
 			t.Fatalf("v1 POST Enrollment/PFX: %s", sdkErr(err))
 		}
 		info := resp.GetCertificateInformation()
-		e = matrixResult{password: info.GetPassword(), serial: info.GetSerialNumber(), thumbprint: info.GetThumbprint(),
-			issuerDN: info.GetIssuerDN(), disposition: info.GetRequestDisposition(), keyfactorID: info.GetKeyfactorId(),
-			requestID: info.GetKeyfactorRequestId()}
-		e.blob = decodeBlob(t, info.GetPkcs12Blob())
+		e = resultOf(t, &info)
 	} else {
 		req := kfv2.NewEnrollmentPFXEnrollmentWithStoresRequest()
-		req.SetTemplate("WebServer")
-		req.SetSubject(c.subject())
-		req.SetSANs(c.sans())
-		if !c.noPassword {
-			req.SetPassword(pw)
-		}
-		if c.key.keyType != "" {
-			req.SetKeyType(c.key.keyType)
-		}
-		if c.key.length != 0 {
-			req.SetKeyLength(c.key.length)
-		}
-		if c.key.curve != "" {
-			req.SetCurve(c.key.curve)
-		}
-		req.SetCustomFriendlyName(c.friendly)
-		if c.csp != "" {
-			req.SetMicrosoftTargetCSP(c.csp)
-		}
-		req.SetUseLegacyEncryption(c.legacy)
-		if c.chainOrder != "" {
-			req.SetChainOrder(c.chainOrder)
-		}
-		if c.noChain {
-			req.SetIncludeChain(false)
-		}
-		if c.noHeader {
-			req.SetIncludeSubjectHeader(false)
-		}
-		req.SetTimestamp(time.Now().UTC())
+		c.fill(req, pw)
 		resp, _, err := c2.EnrollmentApi.NewCreateEnrollmentPFXRequest(ctx).XKeyfactorApiVersion("2.0").
 			XCertificateformat(c.format).EnrollmentPFXEnrollmentWithStoresRequest(*req).Execute()
 		if err != nil {
 			t.Fatalf("v2 POST Enrollment/PFX: %s", sdkErr(err))
 		}
 		info := resp.GetCertificateInformation()
-		e = matrixResult{password: info.GetPassword(), serial: info.GetSerialNumber(), thumbprint: info.GetThumbprint(),
-			issuerDN: info.GetIssuerDN(), disposition: info.GetRequestDisposition(), keyfactorID: info.GetKeyfactorId(),
-			requestID: info.GetKeyfactorRequestId()}
+		e = resultOf(t, &info)
 		_, e.successfulStores = resp.GetSuccessfulStoresOk()
-		e.blob = decodeBlob(t, info.GetPkcs12Blob())
 	}
 	if c.noPassword {
 		if len(e.password) < 16 {
