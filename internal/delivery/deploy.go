@@ -132,6 +132,28 @@ func (s *Service) notFound(err error) bool {
 	return err != nil && (errs.Is(err, errs.NotFound) || (s.o.IsNotFound != nil && s.o.IsNotFound(err)))
 }
 
+// planned is a store Deploy or Replace schedules an add job into.
+type planned struct {
+	st StoreInfo
+	t  Target
+}
+
+// scheduleAdds creates in tx one add job per planned store (ref names the
+// operation, as "deploy:ID") and records the jobs and stores in out; a
+// store planned twice (Replace: two aliases) is listed once.
+func (s *Service) scheduleAdds(ctx context.Context, tx Tx, p *auth.Principal, certID int64, plan []planned, password string,
+	due time.Time, ref string, now time.Time, out *Outcome) error {
+	for _, pl := range plan {
+		id, err := s.scheduleAdd(ctx, tx, p, certID, pl.st, pl.t, password, due, ref, now)
+		if err != nil {
+			return err
+		}
+		out.JobIDs = append(out.JobIDs, id)
+		out.Successful = appendOnce(out.Successful, pl.st.ID)
+	}
+	return nil
+}
+
 // Deploy creates add jobs delivering a STORE (or REPLACE, or v2) enrollment's
 // certificate and key into stores. The Password must match the one given at
 // enrollment (400 naming Password otherwise). A store that does not exist,
@@ -172,10 +194,6 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, r DeployRequest
 	for _, d := range r.StoreTypes {
 		defaults[d.StoreTypeID] = d
 	}
-	type planned struct {
-		st StoreInfo
-		t  Target
-	}
 	var plan []planned
 	for _, t := range targets {
 		st, ref, err := s.resolve(ctx, p, t.StoreID)
@@ -197,13 +215,8 @@ func (s *Service) Deploy(ctx context.Context, p *auth.Principal, r DeployRequest
 	now := s.o.Now().UTC()
 	due := dueAt(r.JobTime, now)
 	err = s.o.InTx(ctx, func(tx Tx) error {
-		for _, pl := range plan {
-			id, err := s.scheduleAdd(ctx, tx, p, rec.ID, pl.st, pl.t, r.Password, due, fmt.Sprintf("deploy:%d", rec.ID), now)
-			if err != nil {
-				return err
-			}
-			out.JobIDs = append(out.JobIDs, id)
-			out.Successful = append(out.Successful, pl.st.ID)
+		if err := s.scheduleAdds(ctx, tx, p, rec.ID, plan, r.Password, due, fmt.Sprintf("deploy:%d", rec.ID), now, &out); err != nil {
+			return err
 		}
 		return tx.Audit(ctx, now, p.AccountName, "enroll.pfx.deploy", fmt.Sprintf("certificate %d", rec.ID),
 			fmt.Sprintf("jobs %v for stores %v; failed stores %v", out.JobIDs, out.Successful, out.Failed))
@@ -271,10 +284,6 @@ func (s *Service) Replace(ctx context.Context, p *auth.Principal, r ReplaceReque
 	if err != nil {
 		return out, errs.Wrap(err, "reading certificate locations")
 	}
-	type planned struct {
-		st StoreInfo
-		t  Target
-	}
 	var plan []planned
 	seen := map[Location]bool{}
 	for _, l := range locs {
@@ -302,13 +311,8 @@ func (s *Service) Replace(ctx context.Context, p *auth.Principal, r ReplaceReque
 	now := s.o.Now().UTC()
 	due := dueAt(r.JobTime, now)
 	err = s.o.InTx(ctx, func(tx Tx) error {
-		for _, pl := range plan {
-			id, err := s.scheduleAdd(ctx, tx, p, rec.ID, pl.st, pl.t, r.Password, due, fmt.Sprintf("replace:%d", old.ID), now)
-			if err != nil {
-				return err
-			}
-			out.JobIDs = append(out.JobIDs, id)
-			out.Successful = appendOnce(out.Successful, pl.st.ID)
+		if err := s.scheduleAdds(ctx, tx, p, rec.ID, plan, r.Password, due, fmt.Sprintf("replace:%d", old.ID), now, &out); err != nil {
+			return err
 		}
 		if len(plan) > 0 {
 			if err := tx.AddHistory(ctx, certificate.HistoryEntry{CertID: old.ID, At: now, Operation: certificate.OpDeployed,
