@@ -124,6 +124,23 @@ type rawAgent struct {
 	base string
 }
 
+// takeAddJob enrolls alias.example for the store storeID, schedules its
+// add job under alias, and lets a raw session of the agent in dataDir take
+// the job; it returns the agent, its session and the job id.
+func (as *agentServer) takeAddJob(t *testing.T, storeID, dataDir, alias string) (*rawAgent, orchestrator.RegisterResponse, string) {
+	t.Helper()
+	id, _ := as.enrollStore(t, alias+".example")
+	job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id, Alias: alias, PrivateKey: true})
+	raw := as.rawAgent(t, dataDir)
+	s1 := raw.register(t)
+	var cfg orchestrator.ManagementConfig
+	raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
+	if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
+		t.Fatalf("first session did not get the job: %+v", cfg.Result)
+	}
+	return raw, s1, job
+}
+
 func (as *agentServer) rawAgent(t *testing.T, dataDir string) *rawAgent {
 	t.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(dataDir, "agent.crt"), filepath.Join(dataDir, "agent.key"))
@@ -477,15 +494,7 @@ func runAgentProtocol(t *testing.T, dsn string) {
 	})
 
 	t.Run("second live process: a registration does not take a job another session runs", func(t *testing.T) {
-		id5, _ := as.enrollStore(t, "five.example")
-		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id5, Alias: "five", PrivateKey: true})
-		raw := as.rawAgent(t, dirA)
-		s1 := raw.register(t)
-		var cfg orchestrator.ManagementConfig
-		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
-		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
-			t.Fatalf("first session did not get the job: %+v", cfg.Result)
-		}
+		raw, s1, job := as.takeAddJob(t, storeID, dirA, "five")
 		// Another process of the same agent (it does not know s1's token)
 		// registers while s1 runs the job: the job is not offered to it and
 		// it cannot take it.
@@ -512,15 +521,7 @@ func runAgentProtocol(t *testing.T, dsn string) {
 	})
 
 	t.Run("killed agent: the restarted agent runs the job once", func(t *testing.T) {
-		id4, _ := as.enrollStore(t, "four.example")
-		job := as.schedule(t, jobs.Request{StoreID: storeID, Operation: jobs.Add, CertificateID: id4, Alias: "four", PrivateKey: true})
-		raw := as.rawAgent(t, dirA)
-		s1 := raw.register(t)
-		var cfg orchestrator.ManagementConfig
-		raw.post(t, orchestrator.PathManagementConfig, orchestrator.JobRequest{SessionToken: s1.Session.Token, JobId: job}, &cfg)
-		if cfg.JobCancelled || cfg.Result.Status != orchestrator.StatusSuccess {
-			t.Fatalf("first session did not get the job: %+v", cfg.Result)
-		}
+		raw, s1, job := as.takeAddJob(t, storeID, dirA, "four")
 		// The process dies (having saved its session in the data directory,
 		// as the agent does); the agent restarts and registers again naming
 		// that session: it takes its job back at once.
