@@ -71,12 +71,29 @@ func jobFixture(t *testing.T, db *sqlstore.DB, now time.Time) (agentID, storeID 
 	return a.AgentID, st.ID
 }
 
+// jobsStart is how a jobs test begins: the fixture agent and store at the
+// fake clock's start t0, and the jobs service.
+func jobsStart(t *testing.T, db *sqlstore.DB) (ctx context.Context, t0 time.Time, agent, store string, js *jobs.Service) {
+	t.Helper()
+	t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	agent, store = jobFixture(t, db, t0)
+	return context.Background(), t0, agent, store, jobsService(db)
+}
+
+// scheduleAddJob schedules an add job of certificate certID into store at
+// now and returns its id.
+func scheduleAddJob(t *testing.T, js *jobs.Service, store string, certID int64, now time.Time) string {
+	t.Helper()
+	id, err := js.Schedule(context.Background(), jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: certID}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
 func TestJobs_ScheduleDueLeaseComplete(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		agent, store := jobFixture(t, db, t0)
-		js := jobsService(db)
+		ctx, t0, agent, store, js := jobsStart(t, db)
 
 		var id string
 		err := db.WithTx(ctx, func(q sqlstore.Q) error {
@@ -165,10 +182,7 @@ func TestJobs_ScheduleDueLeaseComplete(t *testing.T) {
 
 func TestJobs_ConcurrentLeaseOneWinner(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		agent, store := jobFixture(t, db, t0)
-		js := jobsService(db)
+		ctx, t0, agent, store, js := jobsStart(t, db)
 		for round := 0; round < 10; round++ {
 			id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: int64(round + 1)}, t0)
 			if err != nil {
@@ -208,14 +222,8 @@ func TestJobs_ConcurrentLeaseOneWinner(t *testing.T) {
 
 func TestJobs_LeaseExpiryAndRetry(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		agent, store := jobFixture(t, db, t0)
-		js := jobsService(db)
-		id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: 3}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, t0, agent, store, js := jobsStart(t, db)
+		id := scheduleAddJob(t, js, store, 3, t0)
 		if _, err := js.Lease(ctx, id, agent, t0, time.Minute); err != nil {
 			t.Fatal(err)
 		}
@@ -297,14 +305,8 @@ func TestJobs_LeaseExpiryAndRetry(t *testing.T) {
 // successful retry shows 5 then 3; a warning is Completed with Result 3.
 func TestJobs_HistoryStatusAfterRetrySucceeds(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		agent, store := jobFixture(t, db, t0)
-		js := jobsService(db)
-		id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: 3}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, t0, agent, store, js := jobsStart(t, db)
+		id := scheduleAddJob(t, js, store, 3, t0)
 		steps := []struct {
 			at     time.Time
 			status int
@@ -335,10 +337,7 @@ func TestJobs_HistoryStatusAfterRetrySucceeds(t *testing.T) {
 
 func TestJobs_ScheduleRejects(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		_, store := jobFixture(t, db, t0)
-		js := jobsService(db)
+		ctx, t0, _, store, js := jobsStart(t, db)
 		cases := []struct {
 			name string
 			r    jobs.Request
@@ -461,14 +460,8 @@ func TestJobs_RunSchedulerLoop(t *testing.T) {
 // first is still in flight records the job once and queues one inventory job.
 func TestJobs_ConcurrentCompleteOnce(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, db *sqlstore.DB, _ func() (*sqlstore.DB, error)) {
-		ctx := context.Background()
-		t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		agent, store := jobFixture(t, db, t0)
-		js := jobsService(db)
-		id, err := js.Schedule(ctx, jobs.Request{StoreID: store, Operation: jobs.Add, CertificateID: 9}, t0)
-		if err != nil {
-			t.Fatal(err)
-		}
+		ctx, t0, agent, store, js := jobsStart(t, db)
+		id := scheduleAddJob(t, js, store, 9, t0)
 		if _, err := js.Lease(ctx, id, agent, t0, time.Minute); err != nil {
 			t.Fatal(err)
 		}
