@@ -33,11 +33,8 @@ type DeployRequest struct {
 
 // Validate checks the request's shape; it names the field.
 func (r *DeployRequest) Validate() error {
-	if r.CertificateID < 0 {
-		return errs.Field("CertificateId", "must be a positive certificate id")
-	}
-	if r.RequestID < 0 {
-		return errs.Field("RequestId", "must be a positive request id")
+	if err := checkIDs(r.CertificateID, r.RequestID); err != nil {
+		return err
 	}
 	if r.CertificateID == 0 && r.RequestID == 0 {
 		return errs.Field("CertificateId", "give the CertificateId or the RequestId of the enrollment to deploy")
@@ -92,6 +89,29 @@ func (r *DeployRequest) Validate() error {
 		}
 	}
 	return nil
+}
+
+// checkIDs checks the CertificateId and RequestId of a Deploy or Replace
+// (0 = absent).
+func checkIDs(certID, reqID int64) error {
+	if certID < 0 {
+		return errs.Field("CertificateId", "must be a positive certificate id")
+	}
+	if reqID < 0 {
+		return errs.Field("RequestId", "must be a positive request id")
+	}
+	return nil
+}
+
+// begin is how Deploy and Replace start: an empty Outcome, the request
+// validated, and the certificate it delivers resolved (kept).
+func (s *Service) begin(ctx context.Context, validate func() error, certID, reqID int64) (Outcome, certificate.Record, error) {
+	out := Outcome{Successful: []string{}, Failed: []string{}, JobIDs: []string{}}
+	if err := validate(); err != nil {
+		return out, certificate.Record{}, err
+	}
+	rec, err := s.kept(ctx, certID, reqID)
+	return out, rec, err
 }
 
 // kept resolves the certificate a Deploy or Replace names by CertificateId
@@ -160,11 +180,7 @@ func (s *Service) scheduleAdds(ctx context.Context, tx Tx, p *auth.Principal, ce
 // that the caller may not schedule into, or that is not approved goes to
 // Failed; the others get a job, all in one transaction.
 func (s *Service) Deploy(ctx context.Context, p *auth.Principal, r DeployRequest) (Outcome, error) {
-	out := Outcome{Successful: []string{}, Failed: []string{}, JobIDs: []string{}}
-	if err := r.Validate(); err != nil {
-		return out, err
-	}
-	rec, err := s.kept(ctx, r.CertificateID, r.RequestID)
+	out, rec, err := s.begin(ctx, r.Validate, r.CertificateID, r.RequestID)
 	if err != nil {
 		return out, err
 	}
@@ -238,11 +254,8 @@ type ReplaceRequest struct {
 
 // Validate checks the request's shape; it names the field.
 func (r ReplaceRequest) Validate() error {
-	if r.CertificateID < 0 {
-		return errs.Field("CertificateId", "must be a positive certificate id")
-	}
-	if r.RequestID < 0 {
-		return errs.Field("RequestId", "must be a positive request id")
+	if err := checkIDs(r.CertificateID, r.RequestID); err != nil {
+		return err
 	}
 	if (r.CertificateID == 0) == (r.RequestID == 0) {
 		return errs.Field("CertificateId", "give exactly one of CertificateId and RequestId")
@@ -263,11 +276,7 @@ func (r ReplaceRequest) Validate() error {
 // The Password is required when one of the stores' types takes an entry
 // password.
 func (s *Service) Replace(ctx context.Context, p *auth.Principal, r ReplaceRequest) (Outcome, error) {
-	out := Outcome{Successful: []string{}, Failed: []string{}, JobIDs: []string{}}
-	if err := r.Validate(); err != nil {
-		return out, err
-	}
-	rec, err := s.kept(ctx, r.CertificateID, r.RequestID)
+	out, rec, err := s.begin(ctx, r.Validate, r.CertificateID, r.RequestID)
 	if err != nil {
 		return out, err
 	}
