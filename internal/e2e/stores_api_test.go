@@ -151,13 +151,7 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 	}
 
 	// ---- stores ----
-	sReq := kfv1.NewCSSCMSDataModelModelsCertificateStoresCertificateStoreCreateRequest()
-	sReq.SetContainerId(contA.GetId())
-	sReq.SetClientMachine("web1.example.com")
-	sReq.SetStorepath("/opt/app/keystore.jks")
-	sReq.SetCertStoreType(102)
-	sReq.SetProperties(`{"KeystoreType":"JKS"}`)
-	sReq.SetAgentId(agentID)
+	sReq := storeCreateReq(contA.GetId(), "/opt/app/keystore.jks", 102, `{"KeystoreType":"JKS"}`, agentID)
 	sec := kfv1.NewCSSCMSDataModelModelsKeyfactorAPISecret()
 	sec.SetSecretValue("keystore-pass-1")
 	sReq.SetPassword(*sec)
@@ -209,13 +203,7 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 	}
 
 	// a PEM store outside any container, for paging and permissions
-	pemReq := kfv1.NewCSSCMSDataModelModelsCertificateStoresCertificateStoreCreateRequest()
-	pemReq.SetContainerId(contB.GetId())
-	pemReq.SetClientMachine("web1.example.com")
-	pemReq.SetStorepath("/etc/ssl/web.pem")
-	pemReq.SetCertStoreType(100)
-	pemReq.SetProperties(`{"PrivateKeyPath":"/etc/ssl/web.key"}`)
-	pemReq.SetAgentId(agentID)
+	pemReq := storeCreateReq(contB.GetId(), "/etc/ssl/web.pem", 100, `{"PrivateKeyPath":"/etc/ssl/web.key"}`, agentID)
 	pemStore, _, err := c.CertificateStoreApi.NewCreateCertificateStoresRequest(ctx).CSSCMSDataModelModelsCertificateStoresCertificateStoreCreateRequest(*pemReq).Execute()
 	if err != nil {
 		t.Fatalf("POST PEM store: %s", sdkErr(err))
@@ -487,4 +475,17 @@ func runStoresAPI(t *testing.T, in *instance, dsn string) {
 	if resp, err := c.AgentApi.NewCreateAgentsByIdResetRequest(ctx, agentID).Execute(); err != nil || resp.StatusCode != 204 {
 		t.Errorf("POST Agents/{id}/Reset: %v %v", resp, err)
 	}
+}
+
+// storeCreateReq is a POST CertificateStores body for a store on
+// web1.example.com that agentID serves.
+func storeCreateReq(containerID int32, path string, storeType int32, props, agentID string) *kfv1.CSSCMSDataModelModelsCertificateStoresCertificateStoreCreateRequest {
+	r := kfv1.NewCSSCMSDataModelModelsCertificateStoresCertificateStoreCreateRequest()
+	r.SetContainerId(containerID)
+	r.SetClientMachine("web1.example.com")
+	r.SetStorepath(path)
+	r.SetCertStoreType(storeType)
+	r.SetProperties(props)
+	r.SetAgentId(agentID)
+	return r
 }
