@@ -406,23 +406,11 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 			led.mu.Unlock()
 		case 3: // metadata update on one of mine
 			c := mine[rng.IntN(len(mine))]
-			led.mu.Lock()
-			c.tagPending = tag
-			led.mu.Unlock()
-			code, b, err := crashDo(in, hc, "PUT", "/Certificates/Metadata", map[string]any{"Id": c.id, "Metadata": map[string]string{crashTag: tag}}, nil)
-			if err != nil {
-				led.lost(t, "metadata update", err)
+			if !led.change(t, in, hc, w, "metadata update", fmt.Sprintf("metadata %d", c.id), "PUT", "/Certificates/Metadata",
+				map[string]any{"Id": c.id, "Metadata": map[string]string{crashTag: tag}},
+				func() { c.tagPending = tag }, func() { c.tag, c.tagPending = tag, "" }) {
 				return
 			}
-			if code/100 != 2 {
-				t.Errorf("metadata %d: %d %s", c.id, code, b)
-				return
-			}
-			led.mu.Lock()
-			c.tag, c.tagPending = tag, ""
-			led.acks++
-			led.perWorker[w]++
-			led.mu.Unlock()
 		case 4: // revoke one of mine not yet revoked
 			var c *crashCert
 			for _, k := range rng.Perm(len(mine)) {
@@ -434,28 +422,42 @@ func crashWorker(t *testing.T, in *instance, hc *http.Client, led *crashLedger, 
 			if c == nil {
 				continue
 			}
-			led.mu.Lock()
-			c.revokePending = true
-			led.mu.Unlock()
 			// PublishCRL false: the CRL is re-signed after the answer, by
 			// the scheduler; a kill in between must not leave it stale.
-			code, b, err := crashDo(in, hc, "POST", "/Certificates/Revoke", map[string]any{"CertificateIds": []int64{c.id}, "Reason": 1,
-				"Comment": "crash test", "PublishCRL": i%2 == 0}, nil)
-			if err != nil {
-				led.lost(t, "revoke", err)
+			if !led.change(t, in, hc, w, "revoke", fmt.Sprintf("revoke %d", c.id), "POST", "/Certificates/Revoke",
+				map[string]any{"CertificateIds": []int64{c.id}, "Reason": 1, "Comment": "crash test", "PublishCRL": i%2 == 0},
+				func() { c.revokePending = true }, func() { c.revoked, c.revokePending = true, false }) {
 				return
 			}
-			if code/100 != 2 {
-				t.Errorf("revoke %d: %d %s", c.id, code, b)
-				return
-			}
-			led.mu.Lock()
-			c.revoked, c.revokePending = true, false
-			led.acks++
-			led.perWorker[w]++
-			led.mu.Unlock()
 		}
 	}
+}
+
+// change sends worker w's change to the server, marking it pending in
+// the ledger first (pending runs under the lock); a 2xx answer applies
+// done and counts as acknowledged. lostWhat names the request when it gets
+// no answer, what when it gets another status. It returns false when the
+// worker must stop.
+func (led *crashLedger) change(t *testing.T, in *instance, hc *http.Client, w int, lostWhat, what, method, path string, body any,
+	pending, done func()) bool {
+	led.mu.Lock()
+	pending()
+	led.mu.Unlock()
+	code, b, err := crashDo(in, hc, method, path, body, nil)
+	if err != nil {
+		led.lost(t, lostWhat, err)
+		return false
+	}
+	if code/100 != 2 {
+		t.Errorf("%s: %d %s", what, code, b)
+		return false
+	}
+	led.mu.Lock()
+	done()
+	led.acks++
+	led.perWorker[w]++
+	led.mu.Unlock()
+	return true
 }
 
 func crashDo(in *instance, hc *http.Client, method, path string, body any, headers map[string]string) (int, []byte, error) {
