@@ -411,16 +411,22 @@ func TestDeploy(t *testing.T) {
 					StoreTypes: []delivery.StoreTypeDefaults{{}}}, "StoreTypes[0].StoreTypeId"},
 			} {
 				t.Run(c.name, func(t *testing.T) {
-					before := len(e.scheduled())
-					_, err := e.svc.Deploy(e.ctx, e.admin, c.r)
-					wantErr(t, err, errs.Invalid, c.field)
-					if n := len(e.scheduled()); n != before {
-						t.Errorf("a refused Deploy created %d jobs", n-before)
-					}
+					e.refused(t, "Deploy", c.field, func() error { _, err := e.svc.Deploy(e.ctx, e.admin, c.r); return err })
 				})
 			}
 		})
 	})
+}
+
+// refused checks that call fails as invalid naming field and schedules no
+// job; op names the operation in the failure.
+func (e *env) refused(t *testing.T, op, field string, call func() error) {
+	t.Helper()
+	before := len(e.scheduled())
+	wantErr(t, call(), errs.Invalid, field)
+	if n := len(e.scheduled()); n != before {
+		t.Errorf("a refused %s created %d jobs", op, n-before)
+	}
 }
 
 func TestReplace(t *testing.T) {
@@ -507,12 +513,7 @@ func TestReplace(t *testing.T) {
 			{"JKS needs an entry password", delivery.ReplaceRequest{ExistingCertificateID: old.ID, CertificateID: nw.ID}, "Password"},
 		} {
 			t.Run(c.name, func(t *testing.T) {
-				before := len(e.scheduled())
-				_, err := e.svc.Replace(e.ctx, e.admin, c.r)
-				wantErr(t, err, errs.Invalid, c.field)
-				if n := len(e.scheduled()); n != before {
-					t.Errorf("a refused Replace created %d jobs", n-before)
-				}
+				e.refused(t, "Replace", c.field, func() error { _, err := e.svc.Replace(e.ctx, e.admin, c.r); return err })
 			})
 		}
 	})
