@@ -648,6 +648,17 @@ func TestAddRemove(t *testing.T) {
 		}
 
 		pA := principal(auth.Grant{Permission: auth.StoresSchedule, Container: e.contA})
+		// The certificate alone needs only the schedule permission on the
+		// store's container; its key needs the key recovery permission too.
+		if _, err := e.svc.Add(e.ctx, pA, delivery.AddRequest{CertificateID: rec.ID, Stores: []delivery.Target{{StoreID: e.p12.ID}}}); err != nil {
+			t.Errorf("Add without the key, container grant: %v", err)
+		}
+		pAK := principal(auth.Grant{Permission: auth.StoresSchedule, Container: e.contA}, auth.Grant{Permission: auth.CertificatesRecover})
+		if ids, err := e.svc.Add(e.ctx, pAK, delivery.AddRequest{CertificateID: rec.ID, Stores: []delivery.Target{{StoreID: e.p12.ID, PrivateKey: true}}}); err != nil {
+			t.Errorf("Add with the key, container grant and key recovery: %v", err)
+		} else if j := e.scheduled()[ids[0]]; !j.PrivateKey {
+			t.Errorf("Add with the key scheduled no key: %+v", j.Job)
+		}
 		for _, c := range []struct {
 			name  string
 			fn    func() error
@@ -666,6 +677,15 @@ func TestAddRemove(t *testing.T) {
 				_, err := e.svc.Add(e.ctx, e.admin, delivery.AddRequest{CertificateID: nokey.ID, Stores: []delivery.Target{{StoreID: e.pem.ID, PrivateKey: true}}})
 				return err
 			}, errs.Invalid, "CertificateStores[0].IncludePrivateKey"},
+			{"add with key, schedule permission only", func() error {
+				_, err := e.svc.Add(e.ctx, pA, delivery.AddRequest{CertificateID: rec.ID, Stores: []delivery.Target{{StoreID: e.p12.ID, PrivateKey: true}}})
+				return err
+			}, errs.Forbidden, "CertificateStores[0].IncludePrivateKey"},
+			{"add with key, global schedule without key recovery", func() error {
+				pS := principal(auth.Grant{Permission: auth.StoresSchedule})
+				_, err := e.svc.Add(e.ctx, pS, delivery.AddRequest{CertificateID: rec.ID, Stores: []delivery.Target{{StoreID: e.pem.ID}, {StoreID: e.jks.ID, PrivateKey: true}}})
+				return err
+			}, errs.Forbidden, "CertificateStores[1].IncludePrivateKey"},
 			{"add no certificate", func() error {
 				_, err := e.svc.Add(e.ctx, e.admin, delivery.AddRequest{Stores: []delivery.Target{{StoreID: e.pem.ID}}})
 				return err

@@ -85,7 +85,17 @@ func (s *Service) Add(ctx context.Context, p *auth.Principal, r AddRequest) ([]s
 		return nil, errs.Wrap(err, "reading the certificate")
 	}
 	for i, t := range r.Stores {
-		if t.PrivateKey && !rec.HasPrivateKey {
+		if !t.PrivateKey {
+			continue
+		}
+		// Delivering the retained key into a store is handing it out: it
+		// needs the key recovery permission (globally), as POST
+		// /Certificates/Recover does, not only the schedule permission.
+		if !p.Has(auth.CertificatesRecover) {
+			return nil, errs.Forbiddenf("CertificateStores[%d].IncludePrivateKey: %s lacks the permission %s needed to deliver the private key of certificate %d",
+				i, p.AccountName, auth.CertificatesRecover, rec.ID)
+		}
+		if !rec.HasPrivateKey {
 			return nil, errs.Field("CertificateStores["+strconv.Itoa(i)+"].IncludePrivateKey",
 				"certdock holds no private key for certificate %d", rec.ID)
 		}
