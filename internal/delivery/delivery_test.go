@@ -184,6 +184,12 @@ func newEnv(t *testing.T, db *sqlstore.DB) *env {
 // retained key; keyed=false leaves out the key.
 func (e *env) cert(cn string, keyed bool) (certificate.Record, *x509.Certificate) {
 	e.t.Helper()
+	return e.certBy(cn, keyed, nil)
+}
+
+// certBy is cert requested by the identity requester (nil: none recorded).
+func (e *env) certBy(cn string, keyed bool, requester *auth.Principal) (certificate.Record, *x509.Certificate) {
+	e.t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	sn, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
 	tpl := &x509.Certificate{SerialNumber: sn, Subject: pkix.Name{CommonName: cn},
@@ -195,6 +201,9 @@ func (e *env) cert(cn string, keyed bool) (certificate.Record, *x509.Certificate
 	c, _ := x509.ParseCertificate(der)
 	rec := certificate.FromX509(c)
 	rec.ImportDate, rec.State = e.clock.t, certificate.StateActive
+	if requester != nil {
+		rec.RequesterID, rec.RequesterName = &requester.IdentityID, requester.AccountName
+	}
 	err = e.db.WithTx(e.ctx, func(q sqlstore.Q) error {
 		reqID, err := q.InsertRequest(e.ctx, certificate.Request{CreatedAt: e.clock.t, RequesterName: "admin", Kind: "pfx",
 			State: certificate.StateActive, Subject: "CN=" + cn})
@@ -489,8 +498,28 @@ func TestReplace(t *testing.T) {
 			}
 		})
 
-		t.Run("by RequestId, forbidden store fails", func(t *testing.T) {
+		t.Run("another identity's key needs key recovery", func(t *testing.T) {
+			// nw was requested by someone else: a caller who may only
+			// schedule into container B must not pull its key into B.
 			p := principal(auth.Grant{Permission: auth.StoresSchedule, Container: e.contB})
+			before := len(e.scheduled())
+			_, err := e.svc.Replace(e.ctx, p, delivery.ReplaceRequest{ExistingCertificateID: old.ID, CertificateID: nw.ID, Password: "entry-pass-123"})
+			wantErr(t, err, errs.Forbidden, "CertificateId")
+			_, err = e.svc.Replace(e.ctx, p, delivery.ReplaceRequest{ExistingCertificateID: old.ID, RequestID: *nw.CertRequestID, Password: "entry-pass-123"})
+			wantErr(t, err, errs.Forbidden, "RequestId")
+			if n := len(e.scheduled()); n != before {
+				t.Errorf("a refused Replace created %d jobs", n-before)
+			}
+			// Its requester may, with the schedule permission alone.
+			own, _ := e.certBy("own.example.com", true, p)
+			out, err := e.svc.Replace(e.ctx, p, delivery.ReplaceRequest{ExistingCertificateID: old.ID, CertificateID: own.ID, Password: "entry-pass-123"})
+			if err != nil || !equal(out.Successful, []string{e.jks.ID}) {
+				t.Fatalf("Replace by the requester: %+v %v", out, err)
+			}
+		})
+
+		t.Run("by RequestId, forbidden store fails", func(t *testing.T) {
+			p := principal(auth.Grant{Permission: auth.StoresSchedule, Container: e.contB}, auth.Grant{Permission: auth.CertificatesRecover})
 			out, err := e.svc.Replace(e.ctx, p, delivery.ReplaceRequest{ExistingCertificateID: old.ID, RequestID: *nw.CertRequestID, Password: "entry-pass-123"})
 			if err != nil {
 				t.Fatal(err)

@@ -280,6 +280,18 @@ func (s *Service) Replace(ctx context.Context, p *auth.Principal, r ReplaceReque
 	if err != nil {
 		return out, err
 	}
+	// Replace takes no enrollment password (Deploy does), so it is limited
+	// to the certificate's requester: anyone else holding the schedule
+	// permission could otherwise deliver any retained key into a store they
+	// control. Others need the key recovery permission.
+	if !p.Has(auth.CertificatesRecover) && (rec.RequesterID == nil || *rec.RequesterID != p.IdentityID) {
+		field := "CertificateId"
+		if r.CertificateID == 0 {
+			field = "RequestId"
+		}
+		return out, errs.Forbiddenf("%s: %s did not request certificate %d and lacks the permission %s needed to deliver another identity's private key",
+			field, p.AccountName, rec.ID, auth.CertificatesRecover)
+	}
 	old, err := s.o.Reader.Certificate(ctx, r.ExistingCertificateID)
 	if s.notFound(err) {
 		return out, errs.Field("ExistingCertificateId", "certificate %d does not exist", r.ExistingCertificateID)
