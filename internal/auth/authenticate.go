@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,12 @@ type Authenticator struct {
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
+
+	// slots bounds the password hash verifications running at once: each
+	// argon2id check takes 19 MiB, so unauthenticated requests with wrong
+	// passwords (which are never remembered) must not make memory grow
+	// with the number of connections.
+	slots chan struct{}
 }
 
 type cached struct {
@@ -83,7 +90,28 @@ type cached struct {
 
 // NewAuthenticator builds an authenticator.
 func NewAuthenticator(store IdentityStore, verify func(hash, password string) (bool, error), now func() time.Time, cacheTTL time.Duration) *Authenticator {
-	return &Authenticator{store: store, verify: verify, now: now, cacheTTL: cacheTTL, cache: map[[32]byte]cached{}}
+	return &Authenticator{store: store, verify: verify, now: now, cacheTTL: cacheTTL, cache: map[[32]byte]cached{},
+		slots: make(chan struct{}, maxVerifications())}
+}
+
+// maxVerifications is how many password hashes may be verified at once:
+// twice the CPUs (the work is CPU-bound), at least 4.
+func maxVerifications() int { return max(4, 2*runtime.GOMAXPROCS(0)) }
+
+// MaxConcurrentVerifications reports the bound on password hash
+// verifications running at once.
+func (a *Authenticator) MaxConcurrentVerifications() int { return cap(a.slots) }
+
+// verifyBounded is verify inside one of the slots; a caller that gives up
+// while waiting gets its context's error.
+func (a *Authenticator) verifyBounded(ctx context.Context, hash, password string) (bool, error) {
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.slots }()
+	return a.verify(hash, password)
 }
 
 // Flush forgets remembered logins (after identity or role changes).
@@ -129,7 +157,7 @@ func (a *Authenticator) Login(ctx context.Context, user, password string) (*Prin
 	if errors.Is(err, ErrNoIdentity) {
 		// Spend comparable time so unknown accounts are not told apart by timing.
 		if a.dummy != "" {
-			_, _ = a.verify(a.dummy, password)
+			_, _ = a.verifyBounded(ctx, a.dummy, password)
 		}
 		return nil, errBadCredentials
 	}
@@ -147,7 +175,7 @@ func (a *Authenticator) Login(ctx context.Context, user, password string) (*Prin
 	if hit && now.Before(c.expires) {
 		return c.p, nil
 	}
-	ok, err := a.verify(id.PasswordHash, password)
+	ok, err := a.verifyBounded(ctx, id.PasswordHash, password)
 	if err != nil || !ok {
 		return nil, errBadCredentials
 	}

@@ -2,6 +2,8 @@ package auth_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -89,5 +91,73 @@ func TestLogin_Remembered(t *testing.T) {
 	}
 	if _, err := login(`CORP\alice`, "second-password-2"); err == nil {
 		t.Fatal("a deleted identity still logs in from the cache")
+	}
+}
+
+// TestLogin_BoundedVerifications floods the authenticator with wrong
+// passwords (for a known and an unknown account) against a real SQLite
+// store: no more than MaxConcurrentVerifications password hashes (19 MiB
+// each with the live argon2id parameters) may be computed at once, and
+// every attempt is still refused.
+func TestLogin_BoundedVerifications(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q := db.Q()
+	hash, err := secret.HashPassword("right-password-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.InsertIdentity(ctx, auth.Identity{AccountName: "bob", IdentityType: "User", PasswordHash: hash}); err != nil {
+		t.Fatal(err)
+	}
+	var running, peak atomic.Int32
+	verify := func(h, p string) (bool, error) {
+		n := running.Add(1)
+		for {
+			old := peak.Load()
+			if n <= old || peak.CompareAndSwap(old, n) {
+				break
+			}
+		}
+		time.Sleep(20 * time.Millisecond) // long enough for the flood to pile up
+		running.Add(-1)
+		return secret.VerifyPassword(h, p)
+	}
+	a := auth.NewAuthenticator(q, verify, time.Now, time.Minute)
+	a.SetDummyHash(hash)
+	limit := a.MaxConcurrentVerifications()
+	if limit < 1 {
+		t.Fatalf("MaxConcurrentVerifications = %d", limit)
+	}
+	const attempts = 64
+	var wg sync.WaitGroup
+	var accepted atomic.Int32
+	for i := range attempts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			user := "bob"
+			if i%2 == 1 {
+				user = "nobody"
+			}
+			if _, err := a.Login(ctx, user, fmt.Sprintf("wrong-password-%d", i)); err == nil {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("%d wrong passwords were accepted", n)
+	}
+	if p := int(peak.Load()); p > limit || p < 1 {
+		t.Errorf("%d password hashes ran at once, want 1..%d (of %d attempts)", p, limit, attempts)
+	}
+	// The right password still works after the flood.
+	if _, err := a.Login(ctx, "bob", "right-password-1"); err != nil {
+		t.Errorf("right password after the flood: %v", err)
 	}
 }
