@@ -45,6 +45,7 @@ type Catalogue interface {
 	RegisterAgent(ctx context.Context, a stores.Agent) (stores.Agent, error)
 	UpdateAgent(ctx context.Context, a stores.Agent) error
 	UseRegistrationToken(ctx context.Context, tok, usedBy string, now time.Time) (bool, error)
+	SetStatus(ctx context.Context, p *auth.Principal, ids []string, status int) error
 	ReplaceInventory(ctx context.Context, storeID string, items []stores.InventoryItem, now time.Time) error
 }
 
@@ -238,8 +239,14 @@ func (s *Service) clientAgent(ctx context.Context, cert *x509.Certificate) (stor
 }
 
 // bootstrap authenticates a first registration: HTTP Basic with a
-// permission to register agents, or a one-time Bearer token.
-func (s *Service) bootstrap(ctx context.Context, header, clientMachine string) (string, error) {
+// permission to register agents, or a one-time Bearer token. approver says
+// whether the credentials may also approve agents (/agents/management/modify/).
+func (s *Service) bootstrap(ctx context.Context, header, clientMachine string) (actor string, approver bool, err error) {
+	actor, err = s.bootstrapActor(ctx, header, clientMachine, &approver)
+	return actor, approver, err
+}
+
+func (s *Service) bootstrapActor(ctx context.Context, header, clientMachine string, approver *bool) (string, error) {
 	scheme, cred, _ := strings.Cut(strings.TrimSpace(header), " ")
 	switch strings.ToLower(scheme) {
 	case "basic":
@@ -251,6 +258,7 @@ func (s *Service) bootstrap(ctx context.Context, header, clientMachine string) (
 			return "", &Failure{Code: CodeUnauthenticated, Message: fmt.Sprintf("%s lacks the permission %s or %s needed to register an agent",
 				p.AccountName, auth.AgentsRegister, auth.AgentsModify), HTTP: 403}
 		}
+		*approver = p.Has(auth.AgentsModify)
 		return p.AccountName, nil
 	case "bearer":
 		ok, err := s.o.Catalogue.UseRegistrationToken(ctx, strings.TrimSpace(cred), clientMachine, s.now())
@@ -336,7 +344,7 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 		return RegisterResponse{}, &Failure{Code: CodeBadRequest, HTTP: 400,
 			Message: "AgentId: a registration token registers a new agent; re-enroll an existing agent with its client certificate or HTTP Basic"}
 	}
-	actor, err := s.bootstrap(ctx, c.Authorization, req.ClientMachine)
+	actor, approver, err := s.bootstrap(ctx, c.Authorization, req.ClientMachine)
 	if err != nil {
 		return RegisterResponse{}, err
 	}
@@ -353,6 +361,21 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 		}
 		if !strings.EqualFold(agent.ClientMachine, req.ClientMachine) {
 			return RegisterResponse{}, fail(CodeBadRequest, "ClientMachine: agent %s is %q, not %q", agent.AgentID, agent.ClientMachine, req.ClientMachine)
+		}
+		// Re-enrolling an existing agent hands its identity (its stores'
+		// passwords and the keys its jobs deliver) to whoever holds the new
+		// certificate. Credentials that may only register agents (not
+		// approve them) therefore get the agent back as New: it runs no
+		// job until someone with /agents/management/modify/ approves it
+		// again, as after a first registration. Done before the new
+		// certificate exists, so no moment has it approved.
+		if !approver && agent.Status == stores.AgentApproved {
+			if err := s.o.Catalogue.SetStatus(ctx, auth.NewPrincipal(0, actor, nil, nil), []string{agent.AgentID}, stores.AgentNew); err != nil {
+				return RegisterResponse{}, err
+			}
+			agent.Status = stores.AgentNew
+			s.o.Logger.Warn("agent re-enrolled by an identity that cannot approve agents: it waits for approval again",
+				"agent", agent.AgentID, "by", actor)
 		}
 	}
 	cert, err := s.issue(ctx, csr, req.ClientMachine, actor)
