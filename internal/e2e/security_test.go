@@ -2,13 +2,18 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/certdock/certdock/internal/agent"
 	"github.com/certdock/certdock/internal/orchestrator"
+	"github.com/certdock/certdock/internal/stores"
 )
 
 // TestAgent_RegistrarReenrollNeedsApproval: an identity that may only
@@ -72,5 +77,102 @@ func TestAgent_RegistrarReenrollNeedsApproval(t *testing.T) {
 	reenroll("admin", adminPassword)
 	if s := status(); s != 2 {
 		t.Fatalf("agent status %d after an approver's re-enrollment, want 2 (kept)", s)
+	}
+}
+
+// TestSecurity_KeyDeliveryNeedsKeyRecovery: over HTTPS, an identity that may
+// schedule into a container (and enroll) cannot pull another identity's
+// retained private key into a store of that container, neither with
+// Certificates/Add IncludePrivateKey nor with Enrollment/PFX/Replace (which
+// takes no enrollment password); it still may deliver the certificate alone,
+// and replace with a certificate it requested itself.
+func TestSecurity_KeyDeliveryNeedsKeyRecovery(t *testing.T) {
+	in := start(t, "")
+	ctx := context.Background()
+	var cont struct{ Id int64 }
+	sxOK(t, in, "POST", "/CertificateStoreContainers", map[string]any{"Name": "team-m", "CertStoreType": 101}, &cont)
+	agentID := registerAgentFixture(t, in, "", "sec-host")
+	var store struct{ Id string }
+	sxOK(t, in, "POST", "/CertificateStores", map[string]any{"ClientMachine": "sec-host", "StorePath": "/srv/m/web.p12",
+		"CertStoreType": 101, "AgentId": agentID, "ContainerId": cont.Id, "Properties": "{}",
+		"Password": map[string]string{"SecretValue": "p12-store-pass"}}, &store)
+	storeID := strings.ToLower(store.Id)
+
+	const mpw = "Mallory-pass-12345"
+	sxOK(t, in, "POST", "/Security/Identities", map[string]any{"AccountName": "mallory", "Password": mpw}, nil)
+	sxOK(t, in, "POST", "/Security/Roles", map[string]any{"Name": "TeamM", "Description": "team M operators",
+		"Permissions": []string{"/portal/read/", "/certificates/enrollment/pfx/", "/certificates/collections/read/",
+			"/certificate_stores/schedule/#" + strconv.FormatInt(cont.Id, 10)},
+		"Identities": []map[string]any{{"AccountName": "mallory"}}}, nil)
+
+	enrollStore := func(user, pass, cn string) int64 {
+		t.Helper()
+		body, _ := json.Marshal(map[string]any{"Template": "WebServer", "Subject": "CN=" + cn, "Password": "Enroll-pass-12345",
+			"Timestamp": time.Now().UTC().Format(time.RFC3339)})
+		code, b := in.callAs(t, user, pass, "POST", "/Enrollment/PFX", string(body), map[string]string{"x-certificateformat": "STORE"})
+		var out struct{ CertificateInformation struct{ KeyfactorId int64 } }
+		if code != 200 || json.Unmarshal(b, &out) != nil || out.CertificateInformation.KeyfactorId == 0 {
+			t.Fatalf("STORE enrollment of %s as %s: %d %s", cn, user, code, b)
+		}
+		return out.CertificateInformation.KeyfactorId
+	}
+	victim := enrollStore("admin", adminPassword, "payroll.example.com")
+	old := enrollStore("admin", adminPassword, "old.example.com")
+	own := enrollStore("mallory", mpw, "mallory.example.com")
+
+	// The old certificate is in the store (as the agent would report it).
+	var dl struct{ Content string }
+	code, b := in.callAs(t, "admin", adminPassword, "POST", "/Certificates/Download", fmt.Sprintf(`{"CertID":%d}`, old),
+		map[string]string{"x-certificateformat": "DER"})
+	if code != 200 || json.Unmarshal(b, &dl) != nil {
+		t.Fatalf("download: %d %s", code, b)
+	}
+	der, err := base64.StdEncoding.DecodeString(dl.Content)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := catalogue(t, in, "").ReplaceInventory(ctx, storeID, []stores.InventoryItem{{Alias: "web", PrivateKeyEntry: true,
+		Certificates: [][]byte{der}}}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+
+	jobCount := func() int {
+		t.Helper()
+		var js []struct{ Id string }
+		sxOK(t, in, "GET", "/OrchestratorJobs/ScheduledJobs?pq.returnLimit=500", nil, &js)
+		return len(js)
+	}
+	before := jobCount()
+	add := func(includeKey bool) (int, []byte) {
+		return sxCall(t, in, "mallory", mpw, "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": victim,
+			"CertificateStores": []map[string]any{{"CertificateStoreId": storeID, "Alias": "loot", "IncludePrivateKey": includeKey}},
+			"Schedule":          map[string]any{"Immediate": true}})
+	}
+	code, b = add(true)
+	sxErrField(t, code, b, 403, "CertificateStores[0].IncludePrivateKey")
+	code, b = sxCall(t, in, "mallory", mpw, "POST", "/Enrollment/PFX/Replace", map[string]any{"ExistingCertificateId": old, "CertificateId": victim})
+	sxErrField(t, code, b, 403, "CertificateId")
+	if n := jobCount(); n != before {
+		t.Fatalf("refused requests created %d jobs", n-before)
+	}
+
+	// What the permissions do allow.
+	if code, b := add(false); code != 200 {
+		t.Fatalf("Add without the key: %d %s", code, b)
+	}
+	code, b = sxCall(t, in, "mallory", mpw, "POST", "/Enrollment/PFX/Replace", map[string]any{"ExistingCertificateId": old, "CertificateId": own})
+	var rout struct{ SuccessfulStores, FailedStores []string }
+	if code != 200 || json.Unmarshal(b, &rout) != nil || len(rout.SuccessfulStores) != 1 || !strings.EqualFold(rout.SuccessfulStores[0], storeID) {
+		t.Fatalf("Replace with her own certificate: %d %s", code, b)
+	}
+	// An administrator (holding key recovery) may deliver anyone's key.
+	code, b = sxCall(t, in, "", "", "POST", "/CertificateStores/Certificates/Add", map[string]any{"CertificateId": victim,
+		"CertificateStores": []map[string]any{{"CertificateStoreId": storeID, "Alias": "payroll", "IncludePrivateKey": true}},
+		"Schedule":          map[string]any{"Immediate": true}})
+	if code != 200 {
+		t.Fatalf("administrator Add with the key: %d %s", code, b)
+	}
+	if n := jobCount(); n != before+3 {
+		t.Fatalf("%d jobs scheduled, want 3", n-before)
 	}
 }
