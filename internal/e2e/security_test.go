@@ -1,10 +1,12 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -174,5 +176,57 @@ func TestSecurity_KeyDeliveryNeedsKeyRecovery(t *testing.T) {
 	}
 	if n := jobCount(); n != before+3 {
 		t.Fatalf("%d jobs scheduled, want 3", n-before)
+	}
+}
+
+// TestAgentProtocol_BodyLimits: the agent protocol reads bodies before it
+// knows the caller. A caller without an agent's client certificate gets 413
+// for a body over 1 MiB on every path (it used to be decoded up to 32 MiB);
+// an agent's inventory report over 1 MiB is still read (the answer is about
+// its session, not the size).
+func TestAgentProtocol_BodyLimits(t *testing.T) {
+	as := startAgentServer(t, "")
+	dir := t.TempDir()
+	cfg := as.agentConfig(dir, "big-host")
+	cfg.Username, cfg.Password = "admin", adminPassword
+	if err := agent.Run(context.Background(), cfg); err != nil {
+		t.Fatal(err)
+	}
+	big := func() []byte {
+		caps := make([]string, 0, 3000)
+		for range 3000 {
+			caps = append(caps, strings.Repeat("c", 1000))
+		}
+		b, _ := json.Marshal(map[string]any{"ClientMachine": "x", "SessionToken": "not-a-session",
+			"JobId": "0b3a8c1e-7d7f-4d8e-9a55-2f1e5c0d9a11", "Capabilities": caps})
+		return b
+	}()
+	if len(big) < 2<<20 {
+		t.Fatalf("test body is only %d bytes", len(big))
+	}
+	anon := as.httpClient()
+	for _, path := range []string{orchestrator.PathRegister, orchestrator.PathHeartbeat, orchestrator.PathInventoryEndpoint, orchestrator.PathManagementDone} {
+		resp, err := anon.Post(as.url+"/KeyfactorAgents"+path, "application/json", bytes.NewReader(big))
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusRequestEntityTooLarge {
+			t.Errorf("%s without a client certificate, %d bytes: HTTP %d, want 413", path, len(big), resp.StatusCode)
+		}
+	}
+	raw := as.rawAgent(t, dir)
+	resp, err := raw.c.Post(raw.base+strings.TrimPrefix(orchestrator.PathInventoryEndpoint, "/"), "application/json", bytes.NewReader(big))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var rr orchestrator.ResultResponse
+	if err := json.NewDecoder(resp.Body).Decode(&rr); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK || rr.Result.Error == nil || rr.Result.Error.CodeString != orchestrator.CodeSession {
+		t.Fatalf("agent's large inventory report: HTTP %d %+v, want 200 with %s (no session)", resp.StatusCode, rr.Result, orchestrator.CodeSession)
 	}
 }

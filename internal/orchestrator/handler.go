@@ -14,6 +14,14 @@ import (
 // far more; such stores report in one body up to this size).
 const maxBody = 32 << 20
 
+// maxSmallBody caps every other body, and an inventory report from a
+// caller whose client certificate is not a current agent's: the bodies are
+// decoded before the caller is authenticated, so anyone reaching the port
+// must not make the server read and decode 32 MiB per request. The largest
+// of them (a registration: a CSR of at most 16 KiB, 64 capabilities) is far
+// below it.
+const maxSmallBody = 1 << 20
+
 // Handler serves the protocol under Prefix. Every call is a POST with a
 // JSON body; answers are JSON with a Result. Paths match
 // case-insensitively.
@@ -39,8 +47,14 @@ func (s *Service) serve(w http.ResponseWriter, r *http.Request) {
 	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
 		c.Cert = r.TLS.PeerCertificates[0]
 	}
-	body := http.MaxBytesReader(w, r.Body, maxBody)
 	ctx := r.Context()
+	limit := int64(maxSmallBody)
+	if path == strings.ToLower(PathInventoryEndpoint) && c.Cert != nil {
+		if _, err := s.clientAgent(ctx, c.Cert); err == nil {
+			limit = maxBody
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, limit)
 	var resp any
 	var err error
 	switch path {
