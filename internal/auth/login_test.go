@@ -161,3 +161,56 @@ func TestLogin_BoundedVerifications(t *testing.T) {
 		t.Errorf("right password after the flood: %v", err)
 	}
 }
+
+// TestLogin_DisabledRoleNotHeld: a disabled role grants neither its
+// permissions nor membership: the principal's role list is what workflow
+// approval steps and pattern AssociatedRoles check, so a member of a
+// disabled approver role must not approve (real SQLite store).
+func TestLogin_DisabledRoleNotHeld(t *testing.T) {
+	ctx := context.Background()
+	db, err := sqlstore.Open(ctx, "", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	q := db.Q()
+	hash, err := secret.HashPassword("carol-password-1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := q.InsertIdentity(ctx, auth.Identity{AccountName: "carol", IdentityType: "User", PasswordHash: hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enabled, err := q.InsertRole(ctx, auth.Role{Name: "Readers", Enabled: true, Permissions: []string{string(auth.WorkflowsRead)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := q.InsertRole(ctx, auth.Role{Name: "Approvers", Enabled: false, Permissions: []string{string(auth.WorkflowsManage)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []int64{enabled, disabled} {
+		if err := q.AddRoleMember(ctx, r, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a := auth.NewAuthenticator(q, secret.VerifyPassword, time.Now, time.Minute)
+	p, err := a.Login(ctx, "carol", "carol-password-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name      string
+		got, want bool
+	}{
+		{"member of the enabled role", p.HasRole(enabled), true},
+		{"its permission", p.Has(auth.WorkflowsRead), true},
+		{"member of the disabled role", p.HasRole(disabled), false},
+		{"the disabled role's permission", p.Has(auth.WorkflowsManage), false},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s: %v, want %v (roles %+v)", c.name, c.got, c.want, p.Roles)
+		}
+	}
+}

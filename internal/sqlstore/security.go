@@ -133,18 +133,24 @@ func (q Q) IdentityForLogin(ctx context.Context, account string) (auth.Identity,
 	if err != nil {
 		return i, nil, err
 	}
-	rows, err := q.query(ctx, `SELECT r.permissions FROM role_identities ri JOIN roles r ON r.id = ri.role_id
-		WHERE ri.identity_id = ? AND r.enabled = ?`, i.ID, true)
+	// Only enabled roles count: their permissions, and the role list a
+	// principal is checked against (workflow approver roles, pattern
+	// AssociatedRoles), so disabling a role takes both away.
+	rows, err := q.query(ctx, `SELECT r.id, r.name, r.permissions FROM role_identities ri JOIN roles r ON r.id = ri.role_id
+		WHERE ri.identity_id = ? AND r.enabled = ? ORDER BY r.id`, i.ID, true)
 	if err != nil {
 		return i, nil, err
 	}
 	defer rows.Close()
 	var perms []string
+	i.Roles = []auth.RoleRef{}
 	for rows.Next() {
 		var doc string
-		if err := rows.Scan(&doc); err != nil {
+		var ref auth.RoleRef
+		if err := rows.Scan(&ref.ID, &ref.Name, &doc); err != nil {
 			return i, nil, err
 		}
+		i.Roles = append(i.Roles, ref)
 		var ps []string
 		if err := json.Unmarshal([]byte(doc), &ps); err != nil {
 			return i, nil, err
