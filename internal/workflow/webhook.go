@@ -3,9 +3,11 @@ package workflow
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -114,7 +116,7 @@ func (s *Service) SendDue(ctx context.Context) (sent int, err error) {
 			}
 			if w.Attempts >= s.o.WebhookAttempts {
 				w.State = WebhookFailed
-				s.o.Logger.Warn("workflow webhook given up", "id", w.ID, "url", w.URL, "attempts", w.Attempts, "err", perr)
+				s.o.Logger.Warn("workflow webhook given up", "id", w.ID, "url", redactURL(w.URL), "attempts", w.Attempts, "err", perr)
 			} else {
 				d := s.o.WebhookBackoff << (w.Attempts - 1)
 				if d > time.Hour || d <= 0 {
@@ -145,12 +147,16 @@ func (s *Service) post(ctx context.Context, w Webhook) error {
 	}
 	resp, err := s.o.HTTPClient.Do(req)
 	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = redactURL(ue.URL)
+		}
 		return err
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s %s answered %s", w.Method, w.URL, resp.Status)
+		return fmt.Errorf("%s %s answered %s", w.Method, redactURL(w.URL), resp.Status)
 	}
 	return nil
 }
@@ -186,4 +192,20 @@ func (s *Service) RunOnce(ctx context.Context) {
 	if _, err := s.SendDue(ctx); err != nil && ctx.Err() == nil {
 		s.o.Logger.Error("workflow webhooks", "err", err)
 	}
+}
+
+// redactURL drops what a webhook URL may carry as a credential (user
+// information, query, fragment) before it goes into a log line or the
+// stored last error: receivers often take a token in the query.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "REDACTED"
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return u.String()
 }
