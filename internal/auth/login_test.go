@@ -13,26 +13,34 @@ import (
 	"github.com/certdock/certdock/internal/sqlstore"
 )
 
-// TestLogin_Remembered logs in against a real SQLite store: a remembered
-// login skips the password hash, and is still refused at once when the
-// password changes or the identity is deleted; it is checked again after
-// the cache TTL.
-func TestLogin_Remembered(t *testing.T) {
+// storeWithUser opens a real SQLite store in a temporary directory and
+// adds a User identity with the given account name and password; it
+// returns the identity and its password hash.
+func storeWithUser(t *testing.T, account, password string) (q sqlstore.Q, id int64, hash string) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlstore.Open(ctx, "", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	q := db.Q()
-	hash, err := secret.HashPassword("first-password-1", nil)
-	if err != nil {
+	q = db.Q()
+	if hash, err = secret.HashPassword(password, nil); err != nil {
 		t.Fatal(err)
 	}
-	id, err := q.InsertIdentity(ctx, auth.Identity{AccountName: `CORP\alice`, IdentityType: "User", PasswordHash: hash})
-	if err != nil {
+	if id, err = q.InsertIdentity(ctx, auth.Identity{AccountName: account, IdentityType: "User", PasswordHash: hash}); err != nil {
 		t.Fatal(err)
 	}
+	return q, id, hash
+}
+
+// TestLogin_Remembered logs in against a real SQLite store: a remembered
+// login skips the password hash, and is still refused at once when the
+// password changes or the identity is deleted; it is checked again after
+// the cache TTL.
+func TestLogin_Remembered(t *testing.T) {
+	ctx := context.Background()
+	q, id, _ := storeWithUser(t, `CORP\alice`, "first-password-1")
 	role, err := q.InsertRole(ctx, auth.Role{Name: "Enrollers", Enabled: true, Permissions: []string{string(auth.EnrollPFX)}})
 	if err != nil {
 		t.Fatal(err)
@@ -101,19 +109,7 @@ func TestLogin_Remembered(t *testing.T) {
 // every attempt is still refused.
 func TestLogin_BoundedVerifications(t *testing.T) {
 	ctx := context.Background()
-	db, err := sqlstore.Open(ctx, "", t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	q := db.Q()
-	hash, err := secret.HashPassword("right-password-1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := q.InsertIdentity(ctx, auth.Identity{AccountName: "bob", IdentityType: "User", PasswordHash: hash}); err != nil {
-		t.Fatal(err)
-	}
+	q, _, hash := storeWithUser(t, "bob", "right-password-1")
 	var running, peak atomic.Int32
 	verify := func(h, p string) (bool, error) {
 		n := running.Add(1)
