@@ -72,9 +72,6 @@ type revokeResponseDTO struct {
 	SuspendedCerts []suspendedDTO `json:"SuspendedCerts"`
 }
 
-// checkCollectionID validates the optional collectionId query parameter.
-// Collections are not modelled: a valid id is accepted and ignored.
-
 func (a *API) postRevoke(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
 	if err := checkCollectionID(r); err != nil {
 		return err
