@@ -14,6 +14,7 @@ import (
 
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/storefile"
+	"github.com/certdock/certdock/internal/stores"
 )
 
 // JobCompleteStatus values.
@@ -60,12 +61,12 @@ func storeOf(storeType int, path, password, properties string, create bool) (sto
 		return ""
 	}
 	switch storeType {
-	case orchestrator.StoreTypePEM:
+	case stores.TypePEM:
 		s.Kind = storefile.PEM
 		s.PrivateKeyPath, s.ChainPath = prop("PrivateKeyPath"), prop("ChainPath")
-	case orchestrator.StoreTypePKCS12:
+	case stores.TypePKCS12:
 		s.Kind = storefile.PKCS12
-	case orchestrator.StoreTypeJKS:
+	case stores.TypeJKS:
 		s.Kind = storefile.JKS
 		s.KeystoreType = prop("KeystoreType")
 	default:

@@ -15,6 +15,7 @@ import (
 	"github.com/certdock/certdock/internal/keystore"
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/storefile"
+	"github.com/certdock/certdock/internal/stores"
 )
 
 func selfSigned(t *testing.T, cn string) (*ecdsa.PrivateKey, *x509.Certificate) {
@@ -37,7 +38,7 @@ func addJob(t *testing.T, path, alias string, overwrite bool, k *ecdsa.PrivateKe
 	if err != nil {
 		t.Fatal(err)
 	}
-	return orchestrator.ManagementJob{OperationType: 2, StoreType: orchestrator.StoreTypePKCS12, StorePath: path, StorePassword: "store-pw",
+	return orchestrator.ManagementJob{OperationType: 2, StoreType: stores.TypePKCS12, StorePath: path, StorePassword: "store-pw",
 		Alias: alias, Overwrite: overwrite, PrivateKeyEntry: true, EntryContents: base64.StdEncoding.EncodeToString(p12),
 		PfxPassword: "one-time-pw", Thumbprint: storefile.Thumbprint(c.Raw), CreateIfMissing: true}
 }

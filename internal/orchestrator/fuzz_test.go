@@ -5,6 +5,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/certdock/certdock/internal/stores"
 )
 
 // FuzzHandler sends arbitrary bodies to every endpoint of an agent without
@@ -33,7 +35,7 @@ func FuzzHandler(f *testing.F) {
 }
 
 func TestJobTypes(t *testing.T) {
-	for _, st := range []int{StoreTypePEM, StoreTypePKCS12, StoreTypeJKS} {
+	for _, st := range stores.BuiltinIDs() {
 		for _, mgmt := range []bool{false, true} {
 			id, ok := JobTypeID(st, mgmt)
 			if !ok {

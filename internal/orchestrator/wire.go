@@ -1,5 +1,7 @@
 package orchestrator
 
+import "github.com/certdock/certdock/internal/stores"
+
 // The JSON bodies of the agent protocol (API-NOTES §7), as Keyfactor's
 // CAgent sends and reads them. Go's encoding/json matches member names
 // case-insensitively on decode, as the agent and the vendor's server do.
@@ -215,13 +217,6 @@ const (
 	JobTypeJKSManagement    = "622d80d9-7ab9-4243-9531-211d360489a2"
 )
 
-// Built-in store types.
-const (
-	StoreTypePEM    = 100
-	StoreTypePKCS12 = 101
-	StoreTypeJKS    = 102
-)
-
 // JobKind is what a JobTypeId stands for.
 type JobKind struct {
 	StoreType  int
@@ -230,12 +225,12 @@ type JobKind struct {
 }
 
 var jobTypes = map[string]JobKind{
-	JobTypePEMInventory:     {StoreTypePEM, "PEM", false},
-	JobTypePEMManagement:    {StoreTypePEM, "PEM", true},
-	JobTypePKCS12Inventory:  {StoreTypePKCS12, "PKCS12", false},
-	JobTypePKCS12Management: {StoreTypePKCS12, "PKCS12", true},
-	JobTypeJKSInventory:     {StoreTypeJKS, "JKS", false},
-	JobTypeJKSManagement:    {StoreTypeJKS, "JKS", true},
+	JobTypePEMInventory:     {stores.TypePEM, "PEM", false},
+	JobTypePEMManagement:    {stores.TypePEM, "PEM", true},
+	JobTypePKCS12Inventory:  {stores.TypePKCS12, "PKCS12", false},
+	JobTypePKCS12Management: {stores.TypePKCS12, "PKCS12", true},
+	JobTypeJKSInventory:     {stores.TypeJKS, "JKS", false},
+	JobTypeJKSManagement:    {stores.TypeJKS, "JKS", true},
 }
 
 // JobTypeOf returns the kind of a JobTypeId (any case).
