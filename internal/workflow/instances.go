@@ -218,10 +218,7 @@ func (s *Service) Signal(ctx context.Context, p *auth.Principal, id string, d De
 	var ready bool
 	err := s.o.InTx(ctx, func(st Store) error {
 		var err error
-		in, err = st.LockWorkflowInstance(ctx, id)
-		if s.o.IsNotFound(err) {
-			return errs.NotFoundf("workflow instance %q does not exist", id)
-		} else if err != nil {
+		if in, err = s.lockInstance(ctx, st, id); err != nil {
 			return err
 		}
 		switch in.Status {
@@ -463,12 +460,19 @@ func (s *Service) Stop(ctx context.Context, p *auth.Principal, id string) error 
 	return s.end(ctx, id, StatusStopped, p.AccountName, "stopped by "+p.AccountName, "workflow.request.stopped", "Stopped")
 }
 
+// lockInstance reads instance id for update; an unknown id is NotFound.
+func (s *Service) lockInstance(ctx context.Context, st Store, id string) (Instance, error) {
+	in, err := st.LockWorkflowInstance(ctx, id)
+	if s.o.IsNotFound(err) {
+		return Instance{}, errs.NotFoundf("workflow instance %q does not exist", id)
+	}
+	return in, err
+}
+
 func (s *Service) end(ctx context.Context, id string, status Status, actor, msg, action, ev string) error {
 	err := s.o.InTx(ctx, func(st Store) error {
-		in, err := st.LockWorkflowInstance(ctx, id)
-		if s.o.IsNotFound(err) {
-			return errs.NotFoundf("workflow instance %q does not exist", id)
-		} else if err != nil {
+		in, err := s.lockInstance(ctx, st, id)
+		if err != nil {
 			return err
 		}
 		if in.Status != StatusSuspended {

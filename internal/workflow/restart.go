@@ -27,10 +27,8 @@ func (s *Service) Restart(ctx context.Context, p *auth.Principal, id string, ver
 		return Instance{}, errs.Field("version", "must be a positive integer")
 	}
 	err := s.o.InTx(ctx, func(st Store) error {
-		in, err := st.LockWorkflowInstance(ctx, id)
-		if s.o.IsNotFound(err) {
-			return errs.NotFoundf("workflow instance %q does not exist", id)
-		} else if err != nil {
+		in, err := s.lockInstance(ctx, st, id)
+		if err != nil {
 			return err
 		}
 		if in.Status != StatusFailed || in.Sealed == nil {
