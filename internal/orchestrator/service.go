@@ -32,6 +32,7 @@ import (
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/jobs"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/stores"
 )
 
@@ -214,7 +215,7 @@ func (s *Service) clientAgent(ctx context.Context, cert *x509.Certificate) (stor
 		}
 		return stores.Agent{}, fail(CodeCertInvalid, "the client certificate was not issued by this server's issuing CA: %v", err)
 	}
-	tp := thumbprint(cert.Raw)
+	tp := pki.Thumbprint(cert)
 	rec, err := s.o.Repo.CertificateByThumbprint(ctx, tp)
 	if err != nil {
 		if s.isNotFound(err) {
@@ -382,7 +383,7 @@ func (s *Service) Register(ctx context.Context, c Caller, req RegisterRequest) (
 	if err != nil {
 		return RegisterResponse{}, err
 	}
-	tp := thumbprint(cert.Raw)
+	tp := pki.Thumbprint(cert)
 	now := s.now()
 	if req.AgentId == "" {
 		agent, err = s.o.Catalogue.RegisterAgent(ctx, stores.Agent{ClientMachine: req.ClientMachine, Username: actor,
@@ -423,7 +424,7 @@ func (s *Service) registerMTLS(ctx context.Context, cert *x509.Certificate, req 
 		if newCert, err = s.issue(ctx, csr, agent.ClientMachine, "agent:"+agent.AgentID); err != nil {
 			return RegisterResponse{}, err
 		}
-		agent.Thumbprint = thumbprint(newCert.Raw)
+		agent.Thumbprint = pki.Thumbprint(newCert)
 	}
 	agent.LastSeen = &now
 	agent.Platform = req.AgentPlatform
@@ -975,8 +976,6 @@ func (s *Service) Complete(ctx context.Context, c Caller, req CompleteRequest) (
 	}
 	return CompleteResponse{Result: Result{Status: StatusSuccess}, InventoryJob: out.InventoryJobID}, nil
 }
-
-func thumbprint(der []byte) string { return stores.Thumbprint(der) }
 
 // deliveredHistory records on the certificate that a management job the
 // agent reported finished (docs/delivery.md): "Deployed" for an add,
