@@ -71,7 +71,7 @@ type Authenticator struct {
 	now      func() time.Time
 	cacheTTL time.Duration
 
-	dummy string // a hash verified for unknown accounts, to even out timing
+	dummy func() string // a hash verified for unknown accounts, to even out timing (made on first use)
 
 	mu    sync.Mutex
 	cache map[[32]byte]cached
@@ -156,8 +156,10 @@ func (a *Authenticator) Login(ctx context.Context, user, password string) (*Prin
 	}
 	if errors.Is(err, ErrNoIdentity) {
 		// Spend comparable time so unknown accounts are not told apart by timing.
-		if a.dummy != "" {
-			_, _ = a.verifyBounded(ctx, a.dummy, password)
+		if a.dummy != nil {
+			if h := a.dummy(); h != "" {
+				_, _ = a.verifyBounded(ctx, h, password)
+			}
 		}
 		return nil, errBadCredentials
 	}
@@ -222,9 +224,13 @@ func (a *Authenticator) remembered(ctx context.Context, account, password string
 	return nil
 }
 
-// SetDummyHash sets a hash (made with the live parameters) that is verified
-// for unknown accounts, so they cannot be told apart by response time.
-func (a *Authenticator) SetDummyHash(h string) { a.dummy = h }
+// SetDummyHash sets how to make a hash (with the live parameters) that is
+// verified for unknown accounts, so they cannot be told apart by response
+// time. It is made once, at the first unknown account, not at start-up (a
+// password hash is slow and every CLI command opens the server).
+func (a *Authenticator) SetDummyHash(hash func() (string, error)) {
+	a.dummy = sync.OnceValue(func() string { h, _ := hash(); return h })
+}
 
 // NormalizeAccount turns "user@domain" into "DOMAIN\user" and trims spaces;
 // "DOMAIN\user" and "user" stay as they are.

@@ -124,7 +124,7 @@ func TestLogin_BoundedVerifications(t *testing.T) {
 		return secret.VerifyPassword(h, p)
 	}
 	a := auth.NewAuthenticator(q, verify, time.Now, time.Minute)
-	a.SetDummyHash(hash)
+	a.SetDummyHash(func() (string, error) { return hash, nil })
 	limit := a.MaxConcurrentVerifications()
 	if limit < 1 {
 		t.Fatalf("MaxConcurrentVerifications = %d", limit)
