@@ -465,11 +465,18 @@ func (s *Service) pack(req PFXRequest, pl *plan, key crypto.Signer, issued *ca.I
 	if req.UseLegacyEncryption {
 		o.Profile = keystore.ProfileLegacy
 	}
+	return Package(req.Format, b, o)
+}
+
+// Package encodes b in format (PFX, PEM, ZIP or JKS): the package of an
+// enrollment and of a key recovery (internal/retrieve). An input the
+// keystore refuses is a validation error.
+func Package(format Format, b keystore.Bundle, o keystore.Options) ([]byte, error) {
 	var (
 		out []byte
 		err error
 	)
-	switch req.Format {
+	switch format {
 	case FormatPFX:
 		out, err = keystore.EncodePKCS12(b, o)
 	case FormatPEM:
@@ -479,13 +486,13 @@ func (s *Service) pack(req PFXRequest, pl *plan, key crypto.Signer, issued *ca.I
 	case FormatJKS:
 		out, err = keystore.EncodeJKS(b, o)
 	default:
-		return nil, errs.Field("x-certificateformat", "%q is not supported", req.Format)
+		return nil, errs.Field("x-certificateformat", "%q is not supported", format)
 	}
 	if errors.Is(err, keystore.ErrInvalid) {
 		return nil, errs.E(errs.Invalid, errs.CodeValidation, "%v", err)
 	}
 	if err != nil {
-		return nil, errs.Wrap(err, "encoding the result")
+		return nil, errs.Wrap(err, "encoding the "+string(format))
 	}
 	return out, nil
 }

@@ -11,7 +11,6 @@ import (
 	"crypto"
 	"crypto/rand"
 	"crypto/x509"
-	"errors"
 	"fmt"
 	"io"
 	"regexp"
@@ -316,22 +315,9 @@ func (s *Service) Recover(ctx context.Context, p *auth.Principal, req RecoverReq
 	if req.UseLegacyEncryption {
 		o.Profile = keystore.ProfileLegacy
 	}
-	var out []byte
-	switch format {
-	case FormatPFX:
-		out, err = keystore.EncodePKCS12(b, o)
-	case FormatPEM:
-		out, err = keystore.EncodePEM(b, o)
-	case FormatZIP:
-		out, err = keystore.EncodeZIP(b, o)
-	case FormatJKS:
-		out, err = keystore.EncodeJKS(b, o)
-	}
-	if errors.Is(err, keystore.ErrInvalid) {
-		return nil, "", errs.E(errs.Invalid, errs.CodeValidation, "%v", err)
-	}
+	out, err := enroll.Package(enroll.Format(format), b, o)
 	if err != nil {
-		return nil, "", errs.Wrap(err, "encoding the recovered key")
+		return nil, "", err
 	}
 	profile := "modern"
 	if req.UseLegacyEncryption {
