@@ -36,17 +36,6 @@ type dlvManagementResponseDTO struct {
 	FailedStores     []string `json:"FailedStores"`
 }
 
-func dlvOptionalTime(field string, s *string) (*time.Time, error) {
-	if s == nil || strings.TrimSpace(*s) == "" {
-		return nil, nil
-	}
-	t, err := parseTimestamp(field, *s)
-	if err != nil {
-		return nil, err
-	}
-	return &t, nil
-}
-
 func (q deployReq) toRequest() (delivery.DeployRequest, error) {
 	r := delivery.DeployRequest{StoreIDs: q.StoreIds, CertificateID: q.CertificateId, RequestID: q.RequestId, Password: q.Password}
 	for _, s := range q.Stores {
@@ -63,7 +52,7 @@ func (q deployReq) toRequest() (delivery.DeployRequest, error) {
 		r.StoreTypes = append(r.StoreTypes, d)
 	}
 	var err error
-	r.JobTime, err = dlvOptionalTime("JobTime", q.JobTime)
+	r.JobTime, err = optionalTimestamp("JobTime", q.JobTime)
 	return r, err
 }
 
@@ -111,7 +100,7 @@ func (a *API) postReplace(w http.ResponseWriter, r *http.Request, p *auth.Princi
 		req.Password = *q.Password
 	}
 	var err error
-	if req.JobTime, err = dlvOptionalTime("JobTime", q.JobTime); err != nil {
+	if req.JobTime, err = optionalTimestamp("JobTime", q.JobTime); err != nil {
 		return err
 	}
 	out, err := a.o.Delivery.Replace(r.Context(), p, req)
@@ -168,7 +157,7 @@ func (s *dlvScheduleDTO) dueAt() (*time.Time, error) {
 		if s.ExactlyOnce.Time == nil || strings.TrimSpace(*s.ExactlyOnce.Time) == "" {
 			return nil, errs.Field("Schedule.ExactlyOnce.Time", "is required")
 		}
-		return dlvOptionalTime("Schedule.ExactlyOnce.Time", s.ExactlyOnce.Time)
+		return optionalTimestamp("Schedule.ExactlyOnce.Time", s.ExactlyOnce.Time)
 	}
 	if s.Immediate == nil || !*s.Immediate {
 		return nil, errs.Field("Schedule", "set Immediate to true or give ExactlyOnce")

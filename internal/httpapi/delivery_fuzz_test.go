@@ -46,7 +46,7 @@ func FuzzDeliveryRequests(f *testing.F) {
 			check(err)
 		} else {
 			r := delivery.ReplaceRequest{ExistingCertificateID: rp.ExistingCertificateId, CertificateID: rp.CertificateId, RequestID: rp.RequestId}
-			_, err := dlvOptionalTime("JobTime", rp.JobTime)
+			_, err := optionalTimestamp("JobTime", rp.JobTime)
 			check(err)
 			check(r.Validate())
 		}

@@ -182,6 +182,18 @@ func parseTimestamp(field, s string) (time.Time, error) {
 	return time.Time{}, errs.Field(field, "%q is not an ISO 8601 UTC date and time (e.g. 2023-11-19T16:23:01Z)", s)
 }
 
+// optionalTimestamp parses an optional ISO 8601 UTC time: nil when absent or blank.
+func optionalTimestamp(field string, s *string) (*time.Time, error) {
+	if s == nil || strings.TrimSpace(*s) == "" {
+		return nil, nil
+	}
+	t, err := parseTimestamp(field, *s)
+	if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
 func chainOrder(s string) (keystore.ChainOrder, error) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "", "endentityfirst":
@@ -222,23 +234,12 @@ func (q pfxReq) toRequest(version int, format string) (enroll.PFXRequest, error)
 		return req, err
 	}
 	if version >= 2 {
-		if q.JobTime != nil && strings.TrimSpace(*q.JobTime) != "" {
-			t, err := parseTimestamp("JobTime", *q.JobTime)
-			if err != nil {
-				return req, err
-			}
-			req.JobTime = &t
+		if req.JobTime, err = optionalTimestamp("JobTime", q.JobTime); err != nil {
+			return req, err
 		}
 		for _, s := range q.Stores {
-			id := s.StoreId
-			if id == "" {
-				id = s.CertificateStoreId
-			}
-			props := s.Properties
-			if props == nil {
-				props = s.JobFields
-			}
-			req.Stores = append(req.Stores, enroll.StoreTarget{StoreID: strings.TrimSpace(id), Alias: s.Alias, Overwrite: s.Overwrite, Properties: props})
+			t := s.target() // the alias goes on untrimmed, as enrollment always passed it
+			req.Stores = append(req.Stores, enroll.StoreTarget{StoreID: t.StoreID, Alias: s.Alias, Overwrite: t.Overwrite, Properties: t.Properties})
 		}
 	}
 	return req, nil
