@@ -12,16 +12,10 @@ import (
 
 	"software.sslmate.com/src/go-pkcs12"
 
+	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/storefile"
 	"github.com/certdock/certdock/internal/stores"
-)
-
-// JobCompleteStatus values.
-const (
-	completeOK      = 2
-	completeWarning = 3
-	completeError   = 4
 )
 
 func (a *agentRun) runJob(ctx context.Context, j orchestrator.SessionJob) error {
@@ -107,25 +101,25 @@ func (a *agentRun) runManagement(ctx context.Context, j orchestrator.SessionJob)
 func (a *agentRun) manage(mj orchestrator.ManagementJob) (status int, msg string, impossible bool) {
 	s, err := storeOf(mj.StoreType, mj.StorePath, mj.StorePassword, mj.Properties, mj.CreateIfMissing)
 	if err != nil {
-		return completeError, err.Error(), true
+		return jobs.StatusError, err.Error(), true
 	}
 	switch mj.OperationType {
-	case 2: // add
+	case int(jobs.Add):
 		e, err := entryOf(mj)
 		if err != nil {
-			return completeError, err.Error(), false
+			return jobs.StatusError, err.Error(), false
 		}
 		err = s.Add(e, mj.Overwrite)
 		if errors.Is(err, storefile.ErrAliasExists) && holds(s, e) {
 			// A rerun after a crash between writing the store and
 			// reporting: the entry is already there.
-			return completeOK, "the entry was already in the store", false
+			return jobs.StatusOK, "the entry was already in the store", false
 		}
 		if err != nil {
-			return completeError, "add: " + err.Error(), false
+			return jobs.StatusError, "add: " + err.Error(), false
 		}
-		return completeOK, fmt.Sprintf("added %s to %s", nonEmpty(e.Alias, mj.Thumbprint), mj.StorePath), false
-	case 3: // remove
+		return jobs.StatusOK, fmt.Sprintf("added %s to %s", nonEmpty(e.Alias, mj.Thumbprint), mj.StorePath), false
+	case int(jobs.Remove):
 		alias := nonEmpty(mj.Alias, mj.Thumbprint)
 		if mj.Thumbprint != "" && !strings.EqualFold(alias, mj.Thumbprint) {
 			// Remove a certificate, not whatever the alias holds now: after a
@@ -134,21 +128,21 @@ func (a *agentRun) manage(mj orchestrator.ManagementJob) (status int, msg string
 				for _, it := range items {
 					if strings.EqualFold(it.Alias, alias) && len(it.Certificates) > 0 &&
 						!strings.EqualFold(storefile.Thumbprint(it.Certificates[0]), mj.Thumbprint) {
-						return completeWarning, fmt.Sprintf("%s in %s holds another certificate than %s; left in place", alias, mj.StorePath, mj.Thumbprint), false
+						return jobs.StatusWarning, fmt.Sprintf("%s in %s holds another certificate than %s; left in place", alias, mj.StorePath, mj.Thumbprint), false
 					}
 				}
 			}
 		}
 		err := s.Remove(alias)
 		if errors.Is(err, storefile.ErrNoEntry) {
-			return completeWarning, fmt.Sprintf("%s was not in %s", alias, mj.StorePath), false
+			return jobs.StatusWarning, fmt.Sprintf("%s was not in %s", alias, mj.StorePath), false
 		}
 		if err != nil {
-			return completeError, "remove: " + err.Error(), false
+			return jobs.StatusError, "remove: " + err.Error(), false
 		}
-		return completeOK, fmt.Sprintf("removed %s from %s", alias, mj.StorePath), false
+		return jobs.StatusOK, fmt.Sprintf("removed %s from %s", alias, mj.StorePath), false
 	}
-	return completeError, fmt.Sprintf("OperationType %d is not supported", mj.OperationType), true
+	return jobs.StatusError, fmt.Sprintf("OperationType %d is not supported", mj.OperationType), true
 }
 
 func nonEmpty(a, b string) string {
@@ -220,15 +214,15 @@ func (a *agentRun) runInventory(ctx context.Context, jobID, configEndpoint, comp
 	if cfg.Result.Status == orchestrator.StatusError {
 		return &protocolError{path: configEndpoint, res: cfg.Result}
 	}
-	status, msg, impossible := completeOK, "", false
+	status, msg, impossible := jobs.StatusOK, "", false
 	s, err := storeOf(cfg.Job.StoreType, cfg.Job.StorePath, cfg.Job.StorePassword, cfg.Job.Properties, cfg.Job.CreateIfMissing)
 	var items []storefile.Item
 	if err != nil {
-		status, msg, impossible = completeError, err.Error(), true
+		status, msg, impossible = jobs.StatusError, err.Error(), true
 	} else if items, err = s.Inventory(); err != nil {
-		status, msg = completeError, "inventory: "+err.Error()
+		status, msg = jobs.StatusError, "inventory: "+err.Error()
 	}
-	if status == completeOK {
+	if status == jobs.StatusOK {
 		known := map[string]string{}
 		for _, e := range cfg.Job.Inventory {
 			if len(e.Thumbprints) > 0 {
@@ -255,7 +249,7 @@ func (a *agentRun) runInventory(ctx context.Context, jobID, configEndpoint, comp
 			return err
 		}
 		if rr.Result.Status == orchestrator.StatusError {
-			status, msg = completeError, "the server refused the inventory: "+(&protocolError{path: endpoint, res: rr.Result}).Error()
+			status, msg = jobs.StatusError, "the server refused the inventory: "+(&protocolError{path: endpoint, res: rr.Result}).Error()
 		} else {
 			msg = fmt.Sprintf("%d entries in %s", len(items), cfg.Job.StorePath)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/keystore"
+	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/storefile"
 	"github.com/certdock/certdock/internal/stores"
@@ -61,16 +62,16 @@ func TestManage_AddRemoveSemantics(t *testing.T) {
 		status int
 		leaf   *x509.Certificate // what "web" holds afterwards; nil = no entry
 	}{
-		{"add", addJob(t, path, "web", false, kOld, old), completeOK, old},
-		{"rerun of the same add after a crash", addJob(t, path, "web", false, kOld, old), completeOK, old},
-		{"another certificate without overwrite", addJob(t, path, "web", false, kNew, nw), completeError, old},
-		{"replace with overwrite", addJob(t, path, "web", true, kNew, nw), completeOK, nw},
+		{"add", addJob(t, path, "web", false, kOld, old), jobs.StatusOK, old},
+		{"rerun of the same add after a crash", addJob(t, path, "web", false, kOld, old), jobs.StatusOK, old},
+		{"another certificate without overwrite", addJob(t, path, "web", false, kNew, nw), jobs.StatusError, old},
+		{"replace with overwrite", addJob(t, path, "web", true, kNew, nw), jobs.StatusOK, nw},
 		{"remove of the old certificate leaves the new one", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
-			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(old.Raw)}, completeWarning, nw},
+			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(old.Raw)}, jobs.StatusWarning, nw},
 		{"remove of the new certificate", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
-			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(nw.Raw)}, completeOK, nil},
+			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(nw.Raw)}, jobs.StatusOK, nil},
 		{"remove of an absent entry", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
-			StorePassword: "store-pw", Alias: "web"}, completeWarning, nil},
+			StorePassword: "store-pw", Alias: "web"}, jobs.StatusWarning, nil},
 	}
 	for _, st := range steps {
 		status, msg, _ := a.manage(st.job)
@@ -85,7 +86,7 @@ func TestManage_AddRemoveSemantics(t *testing.T) {
 			t.Fatalf("%s: store holds %+v", st.name, items)
 		}
 	}
-	if status, _, impossible := a.manage(orchestrator.ManagementJob{OperationType: 2, StoreType: 1000, StorePath: path}); status != completeError || !impossible {
+	if status, _, impossible := a.manage(orchestrator.ManagementJob{OperationType: 2, StoreType: 1000, StorePath: path}); status != jobs.StatusError || !impossible {
 		t.Fatal("a custom store type is not reported impossible")
 	}
 }
