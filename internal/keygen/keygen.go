@@ -1,8 +1,7 @@
 // Package keygen turns the enrollment request's KeyType, KeyLength and Curve
 // into a key specification and generates keys for it: RSA 2048/3072/4096/8192,
 // ECDSA on P-256/P-384/P-521, and Ed25519. It also describes existing public
-// keys (CSR enrollment) with the same Spec, and keeps an optional pool of
-// pre-generated keys.
+// keys (CSR enrollment) with the same Spec.
 //
 // Edges: Ed448 is refused because Go's crypto/x509 can neither create nor
 // parse Ed448 certificates; RSA below 2048 bits is refused as too weak. Since
