@@ -56,6 +56,7 @@ type API struct {
 	// spelling, so that /keyfactorapi/certificates reaches /KeyfactorAPI/Certificates
 	// as it does on the vendor's (case-insensitive) server.
 	canonical map[string]string
+	endpoints []string // GET /Status/Endpoints, built from routes
 }
 
 // Route is one entry of the route table.
@@ -79,6 +80,7 @@ func New(o Options) *API {
 	}
 	a := &API{o: o, mux: http.NewServeMux(), canonical: map[string]string{}}
 	a.routes = a.table()
+	a.endpoints = endpointList(a.routes)
 	for _, rt := range a.routes {
 		rt := rt
 		a.mux.HandleFunc(rt.Method+" "+Prefix+rt.Path, func(w http.ResponseWriter, r *http.Request) {

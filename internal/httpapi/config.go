@@ -14,10 +14,12 @@ import (
 
 // ---- status ----
 
-func (a *API) getStatusEndpoints(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
-	out := make([]string, 0, len(a.routes))
+// endpointList is the body of GET /Status/Endpoints: each route's method and
+// path, sorted, once. New builds it, as the route table does not change.
+func endpointList(routes []Route) []string {
+	out := make([]string, 0, len(routes))
 	seen := map[string]bool{}
-	for _, rt := range a.routes {
+	for _, rt := range routes {
 		s := rt.Method + " " + strings.TrimPrefix(rt.Path, "/")
 		if !seen[s] {
 			seen[s] = true
@@ -25,7 +27,11 @@ func (a *API) getStatusEndpoints(w http.ResponseWriter, r *http.Request, p *auth
 		}
 	}
 	sort.Strings(out)
-	return writeJSON(w, out)
+	return out
+}
+
+func (a *API) getStatusEndpoints(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
+	return writeJSON(w, a.endpoints)
 }
 
 func (a *API) getHealthCheck(w http.ResponseWriter, r *http.Request, p *auth.Principal) error {
