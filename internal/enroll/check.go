@@ -256,6 +256,12 @@ func (s *Service) resolveKey(req *request, pl *plan) error {
 	if err != nil {
 		return errs.Field("KeyType", "%v", err)
 	}
+	return pl.setKey(spec)
+}
+
+// setKey checks spec (generated, or a CSR's key) against the key policy
+// of the settings, pattern and template, and makes it the plan's key.
+func (pl *plan) setKey(spec keygen.Spec) error {
 	kr := policy.KeyRequest{Algorithm: spec.KeyTypeName(), Bits: spec.Bits, Curve: spec.CurveOID()}
 	if kr.Algorithm != "RSA" {
 		kr.Bits = 0

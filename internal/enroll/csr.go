@@ -167,15 +167,7 @@ func (s *Service) resolveCSRKey(req *request, pl *plan) error {
 	if err != nil {
 		return errs.Policy(errs.CodeKeyTypePolicy, "CSR", "the request's key is not allowed: %v", err)
 	}
-	kr := policy.KeyRequest{Algorithm: spec.KeyTypeName(), Bits: spec.Bits, Curve: spec.CurveOID()}
-	if kr.Algorithm != "RSA" {
-		kr.Bits = 0
-	}
-	if err := policy.CheckKey(pl.settings, pl.pattern, pl.template, kr); err != nil {
-		return err
-	}
-	pl.key = spec
-	return nil
+	return pl.setKey(spec)
 }
 
 // PatternAllows says whether the principal may use the pattern: a pattern
