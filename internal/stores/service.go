@@ -173,10 +173,11 @@ func (s *Service) SaveContainer(ctx context.Context, p *auth.Principal, c Contai
 	if len(c.Name) > 200 {
 		return c, errs.Field("Name", "must be at most 200 characters")
 	}
-	if _, err := ParseSchedule(c.Schedule); err != nil {
+	sc, err := ParseSchedule(c.Schedule)
+	if err != nil {
 		return c, errs.Field("Schedule", "%v", err)
 	}
-	err := s.o.InTx(ctx, func(r Repo) error {
+	err = s.o.InTx(ctx, func(r Repo) error {
 		if _, err := r.StoreTypeByID(ctx, c.StoreType); err != nil {
 			if s.o.IsNotFound(err) {
 				return errs.Field("CertStoreType", "%d is not a certificate store type", c.StoreType)
@@ -203,7 +204,6 @@ func (s *Service) SaveContainer(ctx context.Context, p *auth.Principal, c Contai
 				return errs.Wrap(err, "updating container")
 			}
 			if c.OverwriteSchedules {
-				sc, _ := ParseSchedule(c.Schedule)
 				if err := r.SetContainerSchedule(ctx, c.ID, sc.String(), sc.First(s.o.Now())); err != nil {
 					return errs.Wrap(err, "applying the container schedule")
 				}
