@@ -193,6 +193,7 @@ func (s *Server) Handler() http.Handler {
 		Approvals:      approvalsHook{s.workflow()},
 	})
 	s.workflow().SetIssuer(issuerHook{en})
+	s.startWorkflow() // workflow.go
 	api := httpapi.New(httpapi.Options{
 		Logger: s.log, Auth: s.Auth, Admin: s.Admin, Certificates: certs, Enroll: en, Delivery: dlv,
 		Health: s.db.Ping, Now: time.Now, Revocation: s.Revocation(), Retrieve: s.retrieveService(isNotFound),

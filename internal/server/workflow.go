@@ -16,14 +16,15 @@ import (
 
 // wfState is the approval workflow engine and its background loop.
 type wfState struct {
-	once sync.Once
+	once sync.Once // builds svc
+	loop sync.Once // starts the background loop
 	svc  *workflow.Service
 	stop context.CancelFunc
 	done chan struct{}
 }
 
-// workflow builds the workflow service once and starts its background loop
-// (webhooks, expiry, resuming approved requests); Close stops it.
+// workflow builds the workflow service once; startWorkflow runs its
+// background loop.
 func (s *Server) workflow() *workflow.Service {
 	s.wf.once.Do(func() {
 		isNotFound := func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) }
@@ -42,11 +43,20 @@ func (s *Server) workflow() *workflow.Service {
 			WebhookBackoff:  s.cfg.WorkflowWebhookBackoff,
 			Tick:            s.cfg.WorkflowTick,
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		s.wf.stop, s.wf.done = cancel, make(chan struct{})
-		go func() { defer close(s.wf.done); s.wf.svc.Run(ctx) }()
 	})
 	return s.wf.svc
+}
+
+// startWorkflow starts the background loop (webhooks, expiry, resuming
+// approved requests) once, when the handler is built and the issuer set:
+// a CLI command that opens the server, and so applies the setup file's
+// workflows, runs none of it. Close stops it.
+func (s *Server) startWorkflow() {
+	s.wf.loop.Do(func() {
+		ctx, cancel := context.WithCancel(context.Background())
+		s.wf.stop, s.wf.done = cancel, make(chan struct{})
+		go func() { defer close(s.wf.done); s.workflow().Run(ctx) }()
+	})
 }
 
 // stopWorkflow ends the background loop before the database closes.
