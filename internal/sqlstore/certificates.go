@@ -180,20 +180,13 @@ func (q Q) Certificates(ctx context.Context, l certificate.ListQuery) ([]certifi
 	if err != nil {
 		return nil, err
 	}
-	var out []certificate.Record
-	var ids []int64
-	for rows.Next() {
-		r, err := scanCert(rows)
-		if err != nil {
-			rows.Close()
-			return nil, err
-		}
-		out = append(out, r)
-		ids = append(ids, r.ID)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	out, err := collect(rows, scanCert)
+	if err != nil {
 		return nil, err
+	}
+	ids := make([]int64, len(out))
+	for k, r := range out {
+		ids[k] = r.ID
 	}
 	ms, err := q.metadataFor(ctx, ids)
 	if err != nil {
@@ -217,12 +210,11 @@ func (q Q) metadataFor(ctx context.Context, ids []int64) (map[int64]map[string]s
 	if len(ids) == 0 {
 		return out, nil
 	}
-	ph := make([]string, len(ids))
 	args := make([]any, len(ids))
 	for i, id := range ids {
-		ph[i], args[i] = "?", id
+		args[i] = id
 	}
-	rows, err := q.query(ctx, `SELECT certificate_id, name, value FROM certificate_metadata WHERE certificate_id IN (`+strings.Join(ph, ",")+`)`, args...)
+	rows, err := q.queryBuilt(ctx, `SELECT certificate_id, name, value FROM certificate_metadata WHERE certificate_id IN (`+marks(len(ids))+`)`, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -292,16 +284,11 @@ func (q Q) History(ctx context.Context, certID int64) ([]certificate.HistoryEntr
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []certificate.HistoryEntry
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (certificate.HistoryEntry, error) {
 		var h certificate.HistoryEntry
 		var at nullTime
-		if err := rows.Scan(&h.ID, &h.CertID, &at, &h.Operation, &h.Actor, &h.Message); err != nil {
-			return nil, err
-		}
+		err := sc.Scan(&h.ID, &h.CertID, &at, &h.Operation, &h.Actor, &h.Message)
 		h.At = at.Time
-		out = append(out, h)
-	}
-	return out, rows.Err()
+		return h, err
+	})
 }

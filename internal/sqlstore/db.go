@@ -261,6 +261,19 @@ func (q Q) query(ctx context.Context, query string, args ...any) (*sql.Rows, err
 	return q.q.QueryContext(ctx, q.db.rebind(query), args...)
 }
 
+// queryBuilt runs a query whose text is built at run time (an IN list of
+// marks(n), a LIMIT/OFFSET): it goes around the statement cache, where
+// every distinct text would hold a slot for good and, once maxCachedStmts
+// is reached, keep the package's fixed texts from being cached.
+func (q Q) queryBuilt(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.q.QueryContext(ctx, q.db.rebind(query), args...)
+}
+
+// marks returns n ? placeholders separated by commas, for an IN list.
+func marks(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 func (q Q) row(ctx context.Context, query string, args ...any) *sql.Row {
 	if st := q.stmt(ctx, query); st != nil {
 		return st.QueryRowContext(ctx, args...)

@@ -2,7 +2,6 @@ package sqlstore
 
 import (
 	"context"
-	"strings"
 
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -23,21 +22,16 @@ func (q Q) LocationsOfMany(ctx context.Context, certIDs []int64) ([]stores.Locat
 		FROM store_inventory_certificates ic
 		JOIN store_inventory i ON i.id = ic.item_id
 		JOIN stores s ON s.id = i.store_id
-		WHERE ic.certificate_id IN (?` + strings.Repeat(", ?", len(certIDs)-1) + `)
+		WHERE ic.certificate_id IN (` + marks(len(certIDs)) + `)
 		ORDER BY ic.certificate_id, s.client_machine, s.store_path, i.alias`
-	rows, err := q.q.QueryContext(ctx, q.db.rebind(text), args...)
+	rows, err := q.queryBuilt(ctx, text, args...)
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []stores.Location
-	for rows.Next() {
+	return collect(rows, func(sc rowScanner) (stores.Location, error) {
 		var l stores.Location
-		if err := rows.Scan(&l.CertificateID, &l.StoreID, &l.StoreMachine, &l.StorePath, &l.StoreType, &l.Alias, &l.ChainLevel,
-			&l.ContainerID); err != nil {
-			return nil, err
-		}
-		out = append(out, l)
-	}
-	return out, rows.Err()
+		err := sc.Scan(&l.CertificateID, &l.StoreID, &l.StoreMachine, &l.StorePath, &l.StoreType, &l.Alias, &l.ChainLevel,
+			&l.ContainerID)
+		return l, err
+	})
 }

@@ -8,8 +8,8 @@ import (
 )
 
 // maxCachedStmts bounds the statement cache. The package has a few hundred
-// fixed query texts; SQL built at run time (pq.queryString, paging) goes
-// through q.q directly and is never cached.
+// fixed query texts; SQL built at run time (query-language filters, paging,
+// IN lists) goes through Q.queryBuilt or q.q directly and is never cached.
 const maxCachedStmts = 512
 
 // stmtCache keeps SQLite statements prepared, so that a query text is parsed

@@ -191,3 +191,30 @@ func TestStmtCache_NestedQueries(t *testing.T) {
 		t.Fatalf("outer run read %v, want [1 2 3]", got)
 	}
 }
+
+// Texts built per call (a page's LIMIT/OFFSET, an IN list per id count)
+// stay out of the cache: each would hold one of its slots for good.
+func TestStmtCache_BuiltTextsNotCached(t *testing.T) {
+	db := openSQLite(t)
+	ctx := context.Background()
+	q := db.Q()
+	cached := func() int {
+		db.stmts.mu.Lock()
+		defer db.stmts.mu.Unlock()
+		return len(db.stmts.m)
+	}
+	before := cached()
+	var ids []int64
+	for i := range 5 {
+		if _, err := q.Inventory(ctx, "no-such-store", 10, 10*i); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, int64(i+1))
+		if _, err := q.LocationsOfMany(ctx, ids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := cached(); n != before {
+		t.Fatalf("cache grew from %d to %d texts", before, n)
+	}
+}

@@ -375,37 +375,28 @@ func (q Q) ReplaceInventory(ctx context.Context, storeID string, items []stores.
 
 // Inventory returns a page of a store's inventory entries with their certificates.
 func (q Q) Inventory(ctx context.Context, storeID string, limit, offset int) ([]stores.InventoryEntry, error) {
-	rows, err := q.query(ctx, fmt.Sprintf(`SELECT id, store_id, alias, private_key_entry, reported_at FROM store_inventory
+	rows, err := q.queryBuilt(ctx, fmt.Sprintf(`SELECT id, store_id, alias, private_key_entry, reported_at FROM store_inventory
 		WHERE store_id = ? ORDER BY alias, id LIMIT %d OFFSET %d`, limit, offset), strings.ToLower(storeID))
 	if err != nil {
 		return nil, err
 	}
-	out := []stores.InventoryEntry{}
-	idx := map[int64]int{}
-	for rows.Next() {
-		var e stores.InventoryEntry
+	out, err := collectList(rows, func(sc rowScanner) (stores.InventoryEntry, error) {
+		e := stores.InventoryEntry{Certificates: []stores.InventoryCert{}}
 		var at nullTime
-		if err := rows.Scan(&e.ID, &e.StoreID, &e.Alias, &e.PrivateKeyEntry, &at); err != nil {
-			rows.Close()
-			return nil, err
-		}
+		err := sc.Scan(&e.ID, &e.StoreID, &e.Alias, &e.PrivateKeyEntry, &at)
 		e.ReportedAt = at.Time
-		e.Certificates = []stores.InventoryCert{}
-		idx[e.ID] = len(out)
-		out = append(out, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil || len(out) == 0 {
+		return e, err
+	})
+	if err != nil || len(out) == 0 {
 		return out, err
 	}
-	ids := make([]any, 0, len(out))
-	ph := make([]string, 0, len(out))
-	for _, e := range out {
-		ids = append(ids, e.ID)
-		ph = append(ph, "?")
+	idx := make(map[int64]int, len(out))
+	ids := make([]any, len(out))
+	for k, e := range out {
+		idx[e.ID], ids[k] = k, e.ID
 	}
-	crows, err := q.query(ctx, `SELECT item_id, chain_level, thumbprint, certificate_id, der FROM store_inventory_certificates
-		WHERE item_id IN (`+strings.Join(ph, ", ")+`) ORDER BY item_id, chain_level`, ids...)
+	crows, err := q.queryBuilt(ctx, `SELECT item_id, chain_level, thumbprint, certificate_id, der FROM store_inventory_certificates
+		WHERE item_id IN (`+marks(len(ids))+`) ORDER BY item_id, chain_level`, ids...)
 	if err != nil {
 		return nil, err
 	}

@@ -253,13 +253,11 @@ func (q Q) signals(ctx context.Context, ids []string) (map[string][]workflow.Sig
 	for start := 0; start < len(ids); start += 500 {
 		end := min(start+500, len(ids))
 		args := make([]any, 0, end-start)
-		ph := make([]string, 0, end-start)
 		for _, id := range ids[start:end] {
 			args = append(args, id)
-			ph = append(ph, "?")
 		}
-		rows, err := q.query(ctx, `SELECT instance_id, step_index, identity_id, account_name, decision, comment, at FROM workflow_signals
-			WHERE instance_id IN (`+strings.Join(ph, ", ")+`) ORDER BY id`, args...)
+		rows, err := q.queryBuilt(ctx, `SELECT instance_id, step_index, identity_id, account_name, decision, comment, at FROM workflow_signals
+			WHERE instance_id IN (`+marks(len(args))+`) ORDER BY id`, args...)
 		if err != nil {
 			return nil, err
 		}
