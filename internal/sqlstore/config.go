@@ -306,7 +306,8 @@ func scanField(sc interface{ Scan(...any) error }) (policy.MetadataField, error)
 	return f, nil
 }
 
-// MetadataFields lists metadata fields by display order, then id.
+// MetadataFields lists metadata fields by id (DisplayOrder, kept in each
+// field's doc, does not order the list).
 func (q Q) MetadataFields(ctx context.Context) ([]policy.MetadataField, error) {
 	rows, err := q.query(ctx, `SELECT id, name, doc FROM metadata_fields ORDER BY id`)
 	if err != nil {
