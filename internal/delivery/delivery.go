@@ -16,7 +16,6 @@ package delivery
 import (
 	"context"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -24,6 +23,7 @@ import (
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/errs"
 	"github.com/certdock/certdock/internal/jobs"
+	"github.com/certdock/certdock/internal/stores"
 )
 
 // Job operations (the agent protocol's OperationType numbers).
@@ -159,8 +159,6 @@ type Outcome struct {
 	JobIDs     []string
 }
 
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
 // NormalizeStoreID checks a store id is a GUID and returns it lower-cased.
 func NormalizeStoreID(field, id string) (string, error) {
 	id = strings.TrimSpace(id)
@@ -168,7 +166,7 @@ func NormalizeStoreID(field, id string) (string, error) {
 		return "", errs.Field(field, "is required")
 	}
 	id = strings.Trim(id, "{}")
-	if !guidRE.MatchString(id) {
+	if !stores.IsUUID(id) {
 		return "", errs.Field(field, "%q is not a certificate store GUID", id)
 	}
 	return strings.ToLower(id), nil
