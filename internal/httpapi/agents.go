@@ -81,10 +81,7 @@ func (a *API) listAgents(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	if err != nil {
 		return err
 	}
-	out := make([]agentDTO, 0, len(as))
-	for _, ag := range as {
-		out = append(out, toAgentDTO(ag))
-	}
+	out := mapList(as, toAgentDTO)
 	return writeJSON(w, out)
 }
 

@@ -235,10 +235,7 @@ func (a *API) listCertificates(w http.ResponseWriter, r *http.Request, p *auth.P
 	if err != nil {
 		return err
 	}
-	out := make([]certificateDTO, 0, len(recs))
-	for _, c := range recs {
-		out = append(out, toCertificateDTO(c, v))
-	}
+	out := mapList(recs, func(c certificate.Record) certificateDTO { return toCertificateDTO(c, v) })
 	if v.locations {
 		// one locations query for the page, not one per certificate
 		if err := a.addLocationsPage(r.Context(), p, out); err != nil {

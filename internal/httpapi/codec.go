@@ -146,6 +146,16 @@ func tsp(t *time.Time) *string {
 
 func ptr[T any](v T) *T { return &v }
 
+// mapList converts a list with to (domain values to their DTOs); the result
+// is never nil, so an empty list renders as [].
+func mapList[T, D any](items []T, to func(T) D) []D {
+	out := make([]D, 0, len(items))
+	for _, it := range items {
+		out = append(out, to(it))
+	}
+	return out
+}
+
 func idString(id int64) string { return fmt.Sprint(id) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }

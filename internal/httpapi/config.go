@@ -89,10 +89,7 @@ func (a *API) listCAs(w http.ResponseWriter, r *http.Request, p *auth.Principal)
 	if err != nil {
 		return err
 	}
-	out := make([]caDTO, 0, len(cas))
-	for _, c := range cas {
-		out = append(out, toCADTO(c))
-	}
+	out := mapList(cas, toCADTO)
 	return writeJSON(w, out)
 }
 
@@ -213,10 +210,7 @@ func (a *API) listTemplates(w http.ResponseWriter, r *http.Request, p *auth.Prin
 		return err
 	}
 	host := a.hostName(r)
-	out := make([]templateDTO, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, toTemplateDTO(t, host))
-	}
+	out := mapList(ts, func(t policy.Template) templateDTO { return toTemplateDTO(t, host) })
 	return writeList(w, r, out, func(d templateDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "CommonName": d.CommonName, "TemplateName": d.TemplateName, "DisplayName": d.DisplayName}
 	})
@@ -385,10 +379,7 @@ func (a *API) listMetadataFields(w http.ResponseWriter, r *http.Request, p *auth
 	if err != nil {
 		return err
 	}
-	out := make([]metadataFieldDTO, 0, len(fs))
-	for _, f := range fs {
-		out = append(out, toFieldDTO(f))
-	}
+	out := mapList(fs, toFieldDTO)
 	return writeList(w, r, out, func(d metadataFieldDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "Name": d.Name, "DataType": d.DataType, "Description": d.Description}
 	})

@@ -271,11 +271,8 @@ func (a *API) listPatterns(w http.ResponseWriter, r *http.Request, p *auth.Princ
 	if err != nil {
 		return err
 	}
-	out := make([]patternDTO, 0, len(ps))
 	refs := &patternRefs{}
-	for _, x := range ps {
-		out = append(out, a.toPatternDTOWith(r, x, refs))
-	}
+	out := mapList(ps, func(x policy.Pattern) patternDTO { return a.toPatternDTOWith(r, x, refs) })
 	return writeList(w, r, out, func(d patternDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "Name": d.Name, "Description": d.Description, "TemplateId": d.Template.Id,
 			"Template": d.Template.CommonName, "TemplateDefault": d.TemplateDefault}

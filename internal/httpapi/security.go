@@ -37,10 +37,7 @@ func (a *API) listIdentities(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err != nil {
 		return err
 	}
-	out := make([]identityDTO, 0, len(ids))
-	for _, i := range ids {
-		out = append(out, toIdentityDTO(i))
-	}
+	out := mapList(ids, toIdentityDTO)
 	return writeList(w, r, out, func(d identityDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "AccountName": d.AccountName, "IdentityType": d.IdentityType, "Valid": d.Valid}
 	})
@@ -122,10 +119,7 @@ func (a *API) listRoles(w http.ResponseWriter, r *http.Request, p *auth.Principa
 	if err != nil {
 		return err
 	}
-	out := make([]roleDTO, 0, len(rs))
-	for _, x := range rs {
-		out = append(out, toRoleDTO(x))
-	}
+	out := mapList(rs, toRoleDTO)
 	return writeList(w, r, out, func(d roleDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "Name": d.Name, "Description": d.Description, "Enabled": d.Enabled, "Private": d.Private}
 	})

@@ -257,10 +257,7 @@ func (a *API) listStoreTypes(w http.ResponseWriter, r *http.Request, p *auth.Pri
 	if err != nil {
 		return err
 	}
-	out := make([]storeTypeDTO, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, toStoreTypeDTO(t))
-	}
+	out := mapList(ts, toStoreTypeDTO)
 	return writeJSON(w, out)
 }
 

@@ -153,10 +153,7 @@ func (a *API) listStores(w http.ResponseWriter, r *http.Request, p *auth.Princip
 	if err != nil {
 		return err
 	}
-	out := make([]storeDTO, 0, len(sts))
-	for _, s := range sts {
-		out = append(out, toStoreDTO(s))
-	}
+	out := mapList(sts, toStoreDTO)
 	return writeJSON(w, out)
 }
 

@@ -382,10 +382,7 @@ func toInstanceDTO(in workflow.Instance, full bool) wfInstanceDTO {
 }
 
 func (a *API) writeInstances(w http.ResponseWriter, r *http.Request, ins []workflow.Instance) error {
-	out := make([]wfInstanceDTO, 0, len(ins))
-	for _, in := range ins {
-		out = append(out, toInstanceDTO(in, false))
-	}
+	out := mapList(ins, func(in workflow.Instance) wfInstanceDTO { return toInstanceDTO(in, false) })
 	return writeList(w, r, out, func(d wfInstanceDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "Status": int64(d.Status), "Title": d.Title, "ReferenceId": d.ReferenceId,
 			"StartDate": d.StartDate, "LastModified": d.LastModified, "DefinitionId": d.Definition.Id,
@@ -558,10 +555,7 @@ func (a *API) listRequestsByStatus(w http.ResponseWriter, r *http.Request, statu
 	if err != nil {
 		return err
 	}
-	out := make([]wfRequestDTO, 0, len(ins))
-	for _, in := range ins {
-		out = append(out, toRequestDTO(in))
-	}
+	out := mapList(ins, toRequestDTO)
 	return writeList(w, r, out, func(d wfRequestDTO) map[string]any {
 		return map[string]any{"Id": d.Id, "CommonName": d.CommonName, "DistinguishedName": d.DistinguishedName,
 			"Requester": d.Requester, "Template": d.Template, "CertificateAuthority": d.CertificateAuthority,
