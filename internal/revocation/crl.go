@@ -73,46 +73,38 @@ func (s *Service) freshCRL(ctx context.Context, caID int64) (CRL, bool, error) {
 	if _, ok := s.cas[caID]; !ok {
 		return CRL{}, false, ErrUnknownCA
 	}
-	if c, ok, err := s.storedIfFresh(ctx, caID); ok || err != nil {
-		return c, false, err
+	if c, ok := s.storedIfFresh(ctx, caID); ok {
+		return c, false, nil
 	}
 	s.pubMu.Lock()
 	defer s.pubMu.Unlock()
-	if c, ok, err := s.storedIfFresh(ctx, caID); ok || err != nil {
-		return c, false, err
+	if c, ok := s.storedIfFresh(ctx, caID); ok {
+		return c, false, nil
 	}
 	c, err := s.PublishCRL(ctx, caID)
 	return c, err == nil, err
 }
 
-// storedIfFresh returns the stored CRL when it needs no re-signing.
-func (s *Service) storedIfFresh(ctx context.Context, caID int64) (CRL, bool, error) {
-	if s.needsPublish(ctx, caID) {
-		return CRL{}, false, nil
-	}
-	c, err := s.o.Store.CRL(ctx, caID)
-	if err != nil {
-		if s.o.IsNotFound(err) {
-			return CRL{}, false, nil
-		}
-		return CRL{}, false, err
-	}
-	return c, true, nil
-}
-
-// needsPublish reports whether the CA's CRL is missing, lags a revocation
-// or is past half its validity.
-func (s *Service) needsPublish(ctx context.Context, caID int64) bool {
+// storedIfFresh returns the stored CRL when it needs no re-signing: it
+// exists, no revocation waits for it, and it is not stale (needsPublish).
+// The CRL row is read once.
+func (s *Service) storedIfFresh(ctx context.Context, caID int64) (CRL, bool) {
 	s.mu.Lock()
 	dirty := s.dirty[caID]
 	s.mu.Unlock()
 	if dirty {
-		return true
+		return CRL{}, false
 	}
 	c, err := s.o.Store.CRL(ctx, caID)
-	if err != nil {
-		return true
+	if err != nil || s.needsPublish(ctx, caID, c) {
+		return CRL{}, false // missing or unreadable: publish a new one
 	}
+	return c, true
+}
+
+// needsPublish reports whether the stored CRL c lags a revocation or is
+// past half its validity.
+func (s *Service) needsPublish(ctx context.Context, caID int64, c CRL) bool {
 	refresh := c.ThisUpdate.Add(c.NextUpdate.Sub(c.ThisUpdate) / 2)
 	if !s.now().Before(refresh) {
 		return true
