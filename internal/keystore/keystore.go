@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf16"
@@ -232,17 +233,19 @@ func checkKey(key crypto.PrivateKey) error {
 	return nil
 }
 
-// certs returns the leaf and the chain in the requested order.
-func (b Bundle) certs(order ChainOrder) []*x509.Certificate {
-	out := make([]*x509.Certificate, 0, 1+len(b.Chain))
-	out = append(out, b.Leaf)
-	out = append(out, b.Chain...)
-	if order == RootFirst {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+// Ordered returns the leaf, then the chain (the leaf's issuer first), in
+// order o: as given for EndEntityFirst, reversed for RootFirst.
+func (o ChainOrder) Ordered(leaf *x509.Certificate, chain []*x509.Certificate) []*x509.Certificate {
+	out := append([]*x509.Certificate{leaf}, chain...)
+	if o == RootFirst {
+		slices.Reverse(out)
 	}
 	return out
+}
+
+// certs returns the leaf and the chain in the requested order.
+func (b Bundle) certs(order ChainOrder) []*x509.Certificate {
+	return order.Ordered(b.Leaf, b.Chain)
 }
 
 // leafThenChain returns the leaf, then the CA certificates in the requested
@@ -255,11 +258,9 @@ func (b Bundle) leafThenChain(order ChainOrder) []*x509.Certificate {
 
 // chainInOrder returns only the CA certificates in the requested order.
 func (b Bundle) chainInOrder(order ChainOrder) []*x509.Certificate {
-	out := append([]*x509.Certificate(nil), b.Chain...)
+	out := slices.Clone(b.Chain)
 	if order == RootFirst {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
+		slices.Reverse(out)
 	}
 	return out
 }

@@ -28,13 +28,14 @@ func EncodePEM(b Bundle, o Options) ([]byte, error) {
 	if err := pem.Encode(&buf, key); err != nil {
 		return nil, err
 	}
-	buf.Write(certsPEM(b.certs(s.Order), s.IncludeSubjectHeader))
+	buf.Write(CertsPEM(b.certs(s.Order), s.IncludeSubjectHeader))
 	return buf.Bytes(), nil
 }
 
-// certsPEM writes certificates as CERTIFICATE blocks, each optionally after
-// its subject line.
-func certsPEM(certs []*x509.Certificate, subjectHeader bool) []byte {
+// CertsPEM writes certificates as CERTIFICATE blocks in the given order,
+// each optionally after its SubjectHeader line: the certificates of PEM and
+// ZIP packages and of a PEM download (internal/retrieve).
+func CertsPEM(certs []*x509.Certificate, subjectHeader bool) []byte {
 	var buf bytes.Buffer
 	for _, c := range certs {
 		if subjectHeader {

@@ -38,12 +38,12 @@ func EncodeZIP(b Bundle, o Options) ([]byte, error) {
 		return nil, err
 	}
 	name := zipBaseName(b)
-	files := []zipMember{{name + ".crt", 0o644, certsPEM([]*x509.Certificate{b.Leaf}, s.IncludeSubjectHeader)}}
+	files := []zipMember{{name + ".crt", 0o644, CertsPEM([]*x509.Certificate{b.Leaf}, s.IncludeSubjectHeader)}}
 	if len(b.Chain) > 0 {
-		files = append(files, zipMember{name + "-chain.pem", 0o644, certsPEM(b.chainInOrder(s.Order), s.IncludeSubjectHeader)})
+		files = append(files, zipMember{name + "-chain.pem", 0o644, CertsPEM(b.chainInOrder(s.Order), s.IncludeSubjectHeader)})
 	}
 	files = append(files,
-		zipMember{name + "-fullchain.pem", 0o644, certsPEM(b.certs(s.Order), s.IncludeSubjectHeader)},
+		zipMember{name + "-fullchain.pem", 0o644, CertsPEM(b.certs(s.Order), s.IncludeSubjectHeader)},
 		zipMember{name + ".key", 0o600, pem.EncodeToMemory(key)},
 	)
 

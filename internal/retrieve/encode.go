@@ -1,28 +1,9 @@
 package retrieve
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/asn1"
-	"encoding/pem"
-
-	"github.com/certdock/certdock/internal/keystore"
 )
-
-// CertsPEM writes certificates as CERTIFICATE blocks in the given order,
-// each optionally after its "subject=" line (keystore.SubjectHeader, as in
-// PEM enrollment packages).
-func CertsPEM(certs []*x509.Certificate, subjectHeader bool) []byte {
-	var buf bytes.Buffer
-	for _, c := range certs {
-		if subjectHeader {
-			buf.WriteString(keystore.SubjectHeader(c))
-			buf.WriteByte('\n')
-		}
-		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	return buf.Bytes()
-}
 
 var (
 	oidSignedData = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}

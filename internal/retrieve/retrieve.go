@@ -205,13 +205,13 @@ func (s *Service) Download(ctx context.Context, p *auth.Principal, req DownloadR
 	if err != nil {
 		return nil, err
 	}
-	all := ordered(leaf, chain, req.ChainOrder)
+	all := req.ChainOrder.Ordered(leaf, chain)
 	var out []byte
 	switch format {
 	case FormatDER:
 		out = leaf.Raw
 	case FormatPEM:
-		out = CertsPEM(all, req.IncludeSubjectHeader)
+		out = keystore.CertsPEM(all, req.IncludeSubjectHeader)
 	case FormatP7B:
 		if out, err = PKCS7(all); err != nil {
 			return nil, errs.Wrap(err, "encoding PKCS#7")
@@ -229,16 +229,6 @@ func (s *Service) Download(ctx context.Context, p *auth.Principal, req DownloadR
 		return nil, errs.Wrap(err, "recording the download")
 	}
 	return out, nil
-}
-
-func ordered(leaf *x509.Certificate, chain []*x509.Certificate, order keystore.ChainOrder) []*x509.Certificate {
-	out := append([]*x509.Certificate{leaf}, chain...)
-	if order == keystore.RootFirst {
-		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
-			out[i], out[j] = out[j], out[i]
-		}
-	}
-	return out
 }
 
 // Recover packages the certificate with its retained private key, protected
