@@ -126,6 +126,16 @@ type dlvStoreCertEntryDTO struct {
 	IncludePrivateKey  *bool
 }
 
+// target is the store, alias and job fields of an entry (what Add and
+// Remove both take; Add reads the rest itself).
+func (e dlvStoreCertEntryDTO) target() delivery.Target {
+	t := delivery.Target{StoreID: strings.TrimSpace(e.CertificateStoreId), Properties: e.JobFields}
+	if e.Alias != nil {
+		t.Alias = strings.TrimSpace(*e.Alias)
+	}
+	return t
+}
+
 // dlvScheduleDTO is Keyfactor's KeyfactorSchedule. Management jobs run once:
 // Immediate or ExactlyOnce; the recurring kinds are refused.
 type dlvScheduleDTO struct {
@@ -183,10 +193,7 @@ func (a *API) postStoreCertificatesAdd(w http.ResponseWriter, r *http.Request, p
 	}
 	req := delivery.AddRequest{CertificateID: q.CertificateId, DueAt: due}
 	for i, e := range q.CertificateStores {
-		t := delivery.Target{StoreID: strings.TrimSpace(e.CertificateStoreId), Properties: e.JobFields}
-		if e.Alias != nil {
-			t.Alias = strings.TrimSpace(*e.Alias)
-		}
+		t := e.target()
 		if e.Overwrite != nil {
 			t.Overwrite = *e.Overwrite
 		}
@@ -231,11 +238,7 @@ func (a *API) postStoreCertificatesRemove(w http.ResponseWriter, r *http.Request
 		req.Alias = strings.TrimSpace(*q.Alias)
 	}
 	for _, e := range q.CertificateStores {
-		t := delivery.Target{StoreID: strings.TrimSpace(e.CertificateStoreId), Properties: e.JobFields}
-		if e.Alias != nil {
-			t.Alias = strings.TrimSpace(*e.Alias)
-		}
-		req.Stores = append(req.Stores, t)
+		req.Stores = append(req.Stores, e.target())
 	}
 	ids, err := a.o.Delivery.Remove(r.Context(), p, req)
 	if err != nil {
