@@ -26,12 +26,6 @@ import (
 	"github.com/certdock/certdock/internal/stores"
 )
 
-// Job operations (the agent protocol's OperationType numbers).
-const (
-	OpAdd    = 2
-	OpRemove = 3
-)
-
 // Target is one store to deliver into.
 type Target struct {
 	StoreID   string
@@ -83,20 +77,6 @@ type Catalog interface {
 	CanSchedule(p *auth.Principal, s StoreInfo) bool
 	// LocationsOf lists the stores whose latest inventory holds certID.
 	LocationsOf(ctx context.Context, certID int64) ([]Location, error)
-}
-
-// Job is one management job to create.
-type Job struct {
-	StoreID       string
-	Operation     int // OpAdd or OpRemove
-	CertificateID int64
-	Alias         string
-	Overwrite     bool
-	EntryPassword string // sealed at rest by the job queue
-	PrivateKey    bool
-	DueAt         time.Time // zero = now
-	RequestedBy   string
-	Source        string // "enrollment:<request id>", "deploy:<cert id>", ...
 }
 
 // Enrollment is the record of an enrollment whose key is kept for delivery
@@ -254,10 +234,9 @@ func dueAt(jobTime *time.Time, now time.Time) time.Time {
 // scheduleAdd creates one add job and its history entry inside tx.
 func (s *Service) scheduleAdd(ctx context.Context, tx Tx, p *auth.Principal, certID int64, st StoreInfo, t Target,
 	password string, due time.Time, source string, now time.Time) (string, error) {
-	j := Job{StoreID: st.ID, Operation: OpAdd, CertificateID: certID, Alias: t.Alias, Overwrite: t.Overwrite,
-		EntryPassword: entryPassword(st, t, password), PrivateKey: t.PrivateKey, DueAt: due,
-		RequestedBy: p.AccountName, Source: source}
-	id, err := s.schedule(ctx, tx, j, now)
+	id, err := s.schedule(ctx, tx, jobs.Request{StoreID: st.ID, Operation: jobs.Add, CertificateID: certID, Alias: t.Alias,
+		Overwrite: t.Overwrite, EntryPassword: entryPassword(st, t, password), PrivateKey: t.PrivateKey, DueAt: due,
+		RequestedBy: p.AccountName, Source: source}, now)
 	if err != nil {
 		return "", err
 	}
@@ -281,10 +260,8 @@ func (s *Service) scheduleAdd(ctx context.Context, tx Tx, p *auth.Principal, cer
 
 // schedule creates one job in tx with jobs.Schedule, which seals the entry
 // password and refuses an unknown store.
-func (s *Service) schedule(ctx context.Context, tx Tx, j Job, now time.Time) (string, error) {
-	return jobs.Schedule(ctx, tx, s.o.Seal, jobs.Request{StoreID: j.StoreID, Operation: jobs.Operation(j.Operation),
-		CertificateID: j.CertificateID, Alias: j.Alias, Overwrite: j.Overwrite, EntryPassword: j.EntryPassword,
-		PrivateKey: j.PrivateKey, DueAt: j.DueAt, RequestedBy: j.RequestedBy, Source: j.Source}, now)
+func (s *Service) schedule(ctx context.Context, tx Tx, r jobs.Request, now time.Time) (string, error) {
+	return jobs.Schedule(ctx, tx, s.o.Seal, r, now)
 }
 
 // CheckAlias validates an entry alias: at most 255 characters, no control

@@ -9,6 +9,7 @@ import (
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/jobs"
 )
 
 // OpRemovedFromStore is the history operation of a scheduled removal.
@@ -185,7 +186,7 @@ func (s *Service) Remove(ctx context.Context, p *auth.Principal, r RemoveRequest
 	ids := []string{}
 	err = s.o.InTx(ctx, func(tx Tx) error {
 		for i, t := range r.Stores {
-			id, err := s.schedule(ctx, tx, Job{StoreID: sts[i].ID, Operation: OpRemove, CertificateID: certID, Alias: t.Alias,
+			id, err := s.schedule(ctx, tx, jobs.Request{StoreID: sts[i].ID, Operation: jobs.Remove, CertificateID: certID, Alias: t.Alias,
 				DueAt: due, RequestedBy: p.AccountName, Source: "remove"}, now)
 			if err != nil {
 				return err
