@@ -14,9 +14,7 @@ import (
 func TestApproval_RestartAfterFailedIssuance(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		d := e.publish(t, pid, []workflow.Step{approvalStep(1, 2)})
-		r := e.hold(t, requester, pid, false)
+		pid, d, r := e.heldForApproval(t, requester, 1)
 		e.iss.fail = errs.E(errs.Unavailable, errs.CodeUnavailable, "CA offline")
 		in, err := e.svc.Signal(ctx, approverA, r.InstanceID, workflow.Decision{Decision: "APPROVE"})
 		if err != nil || in.Status != workflow.StatusFailed {

@@ -240,6 +240,15 @@ func (e *env) hold(t *testing.T, p *auth.Principal, patternID int64, flag bool) 
 	return r
 }
 
+// heldForApproval seeds a pattern whose published definition asks for n
+// approvals by role 2 (Approvers) and holds one request of p for it.
+func (e *env) heldForApproval(t *testing.T, p *auth.Principal, n int) (patternID int64, d workflow.Definition, r workflow.HoldResult) {
+	t.Helper()
+	_, patternID = e.seedPattern(t)
+	d = e.publish(t, patternID, []workflow.Step{approvalStep(n, 2)})
+	return patternID, d, e.hold(t, p, patternID, false)
+}
+
 func kindOf(err error) errs.Kind {
 	if err == nil {
 		return -1
@@ -250,9 +259,7 @@ func kindOf(err error) errs.Kind {
 func TestApproval_TwoApproversSelfAndTwice(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		e.publish(t, pid, []workflow.Step{approvalStep(2, 2)})
-		r := e.hold(t, approverRequester, pid, false)
+		_, _, r := e.heldForApproval(t, approverRequester, 2)
 		if !r.Held || r.RequestID == 0 || r.InstanceID == "" {
 			t.Fatalf("Hold = %+v, want held", r)
 		}
@@ -328,9 +335,7 @@ func TestApproval_TwoApproversSelfAndTwice(t *testing.T) {
 func TestApproval_DenyThenApproveRefused(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		e.publish(t, pid, []workflow.Step{approvalStep(1, 2)})
-		r := e.hold(t, requester, pid, false)
+		_, _, r := e.heldForApproval(t, requester, 1)
 		res := e.svc.DenyRequests(ctx, approverA, []int64{r.RequestID}, "not this one")
 		if len(res.Denials) != 1 || len(res.Failures) != 0 {
 			t.Fatalf("deny: %+v", res)
@@ -396,9 +401,7 @@ func TestApproval_ImplicitNeedsManagePermission(t *testing.T) {
 func TestApproval_RestartBetweenRequestAndApproval(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		e.publish(t, pid, []workflow.Step{approvalStep(2, 2)})
-		r := e.hold(t, requester, pid, false)
+		_, _, r := e.heldForApproval(t, requester, 2)
 		if _, err := e.svc.Signal(ctx, approverA, r.InstanceID, workflow.Decision{Decision: "APPROVE"}); err != nil {
 			t.Fatal(err)
 		}
@@ -417,9 +420,7 @@ func TestApproval_RestartBetweenRequestAndApproval(t *testing.T) {
 func TestApproval_IssuanceFailureAndResume(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		e.publish(t, pid, []workflow.Step{approvalStep(1, 2)})
-		r := e.hold(t, requester, pid, false)
+		_, _, r := e.heldForApproval(t, requester, 1)
 		e.iss.fail = errs.E(errs.Unavailable, errs.CodeUnavailable, "CA offline")
 		in, err := e.svc.Signal(ctx, approverA, r.InstanceID, workflow.Decision{Decision: "APPROVE"})
 		if err != nil || in.Status != workflow.StatusFailed || !strings.Contains(in.StatusMessage, "CA offline") {
@@ -558,9 +559,7 @@ func FuzzParseKey(f *testing.F) {
 func TestApproval_ResumeAfterRestart(t *testing.T) {
 	backends(t, func(t *testing.T, e *env) {
 		ctx := context.Background()
-		_, pid := e.seedPattern(t)
-		e.publish(t, pid, []workflow.Step{approvalStep(1, 2)})
-		r := e.hold(t, requester, pid, false)
+		_, _, r := e.heldForApproval(t, requester, 1)
 		noIssuer := e.opts
 		noIssuer.Issuer = nil // the process "dies" before issuing
 		in, err := workflow.New(noIssuer).Signal(ctx, approverA, r.InstanceID, workflow.Decision{Decision: "APPROVE"})
