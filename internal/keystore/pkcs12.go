@@ -121,8 +121,7 @@ type bagAttributes struct {
 
 func (b Bundle) bagAttributes() (bagAttributes, error) {
 	var out bagAttributes
-	sum := sha1.Sum(b.Leaf.Raw)
-	localKeyID, err := newAttribute(oidLocalKeyID, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagOctetString, Bytes: sum[:]})
+	localKeyID, err := newAttribute(oidLocalKeyID, asn1.RawValue{Class: asn1.ClassUniversal, Tag: asn1.TagOctetString, Bytes: LocalKeyID(b.Leaf)})
 	if err != nil {
 		return out, err
 	}
