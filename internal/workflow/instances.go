@@ -33,7 +33,7 @@ type HoldResult struct {
 	Message    string
 }
 
-// implicitDefinition is what a RequiresApproval flag means without a
+// implicitSteps is what a RequiresApproval flag means without a
 // published definition: one approval by any identity holding
 // /workflows/instances/manage/.
 func implicitSteps() []Step {
