@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/ca"
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // Default names of the bootstrapped CAs.
@@ -108,7 +109,7 @@ func Bootstrap(rand io.Reader, now time.Time, opts BootstrapOptions) (*Material,
 	if err != nil {
 		return nil, err
 	}
-	rootSKI, err := subjectKeyID(rootKey.Public())
+	rootSKI, err := pki.SubjectKeyID(rootKey.Public())
 	if err != nil {
 		return nil, err
 	}

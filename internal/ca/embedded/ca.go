@@ -32,9 +32,7 @@ import (
 	"crypto"
 	cryptorand "crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"fmt"
@@ -44,6 +42,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/ca"
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // DefaultBackdate is how far NotBefore is set before the time of issue.
@@ -273,7 +272,7 @@ func (c *CA) template(req *ca.IssueRequest) (*x509.Certificate, error) {
 	if err != nil {
 		return nil, err
 	}
-	ski, err := subjectKeyID(req.PublicKey)
+	ski, err := pki.SubjectKeyID(req.PublicKey)
 	if err != nil {
 		return nil, err
 	}
@@ -337,25 +336,6 @@ func randomSerial(rand io.Reader) (*big.Int, error) {
 		}
 	}
 	return nil, errors.New("embedded: the random source gives only zero serials")
-}
-
-// subjectKeyID follows RFC 7093 section 2 method 1: the leftmost 160 bits of
-// the SHA-256 hash of the subjectPublicKey BIT STRING's value (the same
-// method Go uses for CA certificates).
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("embedded: encoding public key: %w", err)
-	}
-	var spki struct {
-		Algorithm pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if rest, err := asn1.Unmarshal(der, &spki); err != nil || len(rest) != 0 {
-		return nil, fmt.Errorf("embedded: decoding public key: %v", err)
-	}
-	sum := sha256.Sum256(spki.PublicKey.Bytes)
-	return sum[:20], nil
 }
 
 // sanHasNames reports whether a subjectAltName extension value is a
