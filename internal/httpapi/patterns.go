@@ -92,32 +92,27 @@ type patternRefs struct {
 }
 
 func (x *patternRefs) template(a *API, r *http.Request, id int64) *policy.Template {
-	if t, ok := x.templates[id]; ok {
-		return t
-	}
-	var out *policy.Template
-	if t, err := a.o.Admin.Template(r.Context(), id); err == nil {
-		out = &t
-	}
-	if x.templates == nil {
-		x.templates = map[int64]*policy.Template{}
-	}
-	x.templates[id] = out
-	return out
+	return memoRead(&x.templates, id, func() (policy.Template, error) { return a.o.Admin.Template(r.Context(), id) })
 }
 
 func (x *patternRefs) role(a *API, r *http.Request, id int64) *auth.Role {
-	if role, ok := x.roles[id]; ok {
-		return role
+	return memoRead(&x.roles, id, func() (auth.Role, error) { return a.o.Admin.Role(r.Context(), id) })
+}
+
+// memoRead returns (*m)[id], reading it first when absent; a failed read is
+// remembered as nil.
+func memoRead[V any](m *map[int64]*V, id int64, read func() (V, error)) *V {
+	if v, ok := (*m)[id]; ok {
+		return v
 	}
-	var out *auth.Role
-	if role, err := a.o.Admin.Role(r.Context(), id); err == nil {
-		out = &role
+	var out *V
+	if v, err := read(); err == nil {
+		out = &v
 	}
-	if x.roles == nil {
-		x.roles = map[int64]*auth.Role{}
+	if *m == nil {
+		*m = map[int64]*V{}
 	}
-	x.roles[id] = out
+	(*m)[id] = out
 	return out
 }
 
