@@ -110,15 +110,21 @@ func newFixture(t testing.TB, n int) *fixture {
 		}
 		f.certs = append(f.certs, issued{id: id, cert: resp.Certificate})
 	}
-	f.svc = revocation.New(revocation.Options{
-		Store: db.Q(),
+	f.svc = f.service()
+	return f
+}
+
+// service builds the revocation service on the fixture's database and CA,
+// as a (re)started process does: nothing in memory.
+func (f *fixture) service() *revocation.Service {
+	return revocation.New(revocation.Options{
+		Store: f.db.Q(),
 		InTx: func(ctx context.Context, fn func(revocation.Store) error) error {
-			return db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
+			return f.db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
 		},
-		CAs:        []revocation.CA{{ID: caID, LogicalName: "IssuingCA1", Signer: c}},
-		Dialect:    db.QueryDialect(),
-		Now:        clock.Now,
+		CAs:        []revocation.CA{{ID: f.caID, LogicalName: "IssuingCA1", Signer: f.ca}},
+		Dialect:    f.db.QueryDialect(),
+		Now:        f.clock.Now,
 		IsNotFound: func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
 	})
-	return f
 }

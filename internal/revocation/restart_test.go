@@ -3,27 +3,10 @@ package revocation_test
 import (
 	"context"
 	"crypto/x509"
-	"errors"
 	"testing"
 
 	"github.com/certdock/certdock/internal/revocation"
-	"github.com/certdock/certdock/internal/sqlstore"
 )
-
-// restarted is the fixture's service as a restarted process builds it: same
-// database and CA, nothing in memory.
-func restarted(f *fixture) *revocation.Service {
-	return revocation.New(revocation.Options{
-		Store: f.db.Q(),
-		InTx: func(ctx context.Context, fn func(revocation.Store) error) error {
-			return f.db.WithTx(ctx, func(q sqlstore.Q) error { return fn(q) })
-		},
-		CAs:        []revocation.CA{{ID: f.caID, LogicalName: "IssuingCA1", Signer: f.ca}},
-		Dialect:    f.db.QueryDialect(),
-		Now:        f.clock.Now,
-		IsNotFound: func(err error) bool { return errors.Is(err, sqlstore.ErrNotFound) },
-	})
-}
 
 // TestCRL_RevocationCommittedBeforeACrash: a revocation answered without
 // PublishCRL is committed, and its CRL is re-signed after the answer. When
@@ -40,7 +23,7 @@ func TestCRL_RevocationCommittedBeforeACrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The process is killed here, before anything re-signs the CRL.
-	after := restarted(f)
+	after := f.service() // the restarted process
 	c2, err := after.CurrentCRL(ctx, f.caID)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +36,7 @@ func TestCRL_RevocationCommittedBeforeACrash(t *testing.T) {
 		t.Fatalf("after the restart: CRL %d with %d entries, want 2 listing the revoked serial", c2.Number, len(rl.RevokedCertificateEntries))
 	}
 	// Restarted again with the CRL current: served as stored.
-	if c3, err := restarted(f).CurrentCRL(ctx, f.caID); err != nil || c3.Number != 2 {
+	if c3, err := f.service().CurrentCRL(ctx, f.caID); err != nil || c3.Number != 2 {
 		t.Errorf("second restart: CRL %d %v, want the stored 2", c3.Number, err)
 	}
 }
