@@ -50,7 +50,7 @@ func TestJobTypes(t *testing.T) {
 	if _, ok := JobTypeID(1000, true); ok {
 		t.Fatal("a custom store type has a built-in job type")
 	}
-	if k, _ := JobTypeOf(JobTypePEMManagement); k.Capability() != "CertStores.PEM.Management" {
+	if k, _ := JobTypeOf(stores.JobPEMManagement); k.Capability() != "CertStores.PEM.Management" {
 		t.Fatalf("capability %q", k.Capability())
 	}
 }

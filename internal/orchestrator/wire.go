@@ -207,16 +207,6 @@ type ResultResponse struct {
 	Result Result
 }
 
-// Job type GUIDs (JobTypeId), compared case-insensitively.
-const (
-	JobTypePEMInventory     = "a809ce1f-1eea-4738-a38e-15708c89c981"
-	JobTypePEMManagement    = "1d411b36-ae72-433f-9f3f-8593e836a1af"
-	JobTypePKCS12Inventory  = "d06de656-3620-4988-8020-84755c4e4fe9"
-	JobTypePKCS12Management = "17207de3-6e17-4ab3-91d5-51f7fc9154d2"
-	JobTypeJKSInventory     = "ec72f1d7-1045-42fd-84cd-c49233716304"
-	JobTypeJKSManagement    = "622d80d9-7ab9-4243-9531-211d360489a2"
-)
-
 // JobKind is what a JobTypeId stands for.
 type JobKind struct {
 	StoreType  int
@@ -224,14 +214,17 @@ type JobKind struct {
 	Management bool // false: inventory
 }
 
-var jobTypes = map[string]JobKind{
-	JobTypePEMInventory:     {stores.TypePEM, "PEM", false},
-	JobTypePEMManagement:    {stores.TypePEM, "PEM", true},
-	JobTypePKCS12Inventory:  {stores.TypePKCS12, "PKCS12", false},
-	JobTypePKCS12Management: {stores.TypePKCS12, "PKCS12", true},
-	JobTypeJKSInventory:     {stores.TypeJKS, "JKS", false},
-	JobTypeJKSManagement:    {stores.TypeJKS, "JKS", true},
-}
+// jobTypes maps the built-in store types' job type GUIDs (stores.Builtin's
+// InventoryJobType and ManagementJobType) to their kinds.
+var jobTypes = func() map[string]JobKind {
+	m := map[string]JobKind{}
+	for _, id := range stores.BuiltinIDs() {
+		t, _ := stores.Builtin(id)
+		m[lower(t.InventoryJobType)] = JobKind{StoreType: id, ShortName: t.Capability}
+		m[lower(t.ManagementJobType)] = JobKind{StoreType: id, ShortName: t.Capability, Management: true}
+	}
+	return m
+}()
 
 // JobTypeOf returns the kind of a JobTypeId (any case).
 func JobTypeOf(id string) (JobKind, bool) {
@@ -239,14 +232,17 @@ func JobTypeOf(id string) (JobKind, bool) {
 	return k, ok
 }
 
-// JobTypeID returns the GUID of a store type's inventory or management job.
+// JobTypeID returns the GUID of a built-in store type's inventory or
+// management job.
 func JobTypeID(storeType int, management bool) (string, bool) {
-	for id, k := range jobTypes {
-		if k.StoreType == storeType && k.Management == management {
-			return id, true
-		}
+	t, ok := stores.Builtin(storeType)
+	if !ok {
+		return "", false
 	}
-	return "", false
+	if management {
+		return t.ManagementJobType, true
+	}
+	return t.InventoryJobType, true
 }
 
 // Capability is the capability an agent advertises for a job kind.
