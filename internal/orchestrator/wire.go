@@ -1,6 +1,10 @@
 package orchestrator
 
-import "github.com/certdock/certdock/internal/stores"
+import (
+	"strings"
+
+	"github.com/certdock/certdock/internal/stores"
+)
 
 // The JSON bodies of the agent protocol (API-NOTES §7), as Keyfactor's
 // CAgent sends and reads them. Go's encoding/json matches member names
@@ -220,15 +224,15 @@ var jobTypes = func() map[string]JobKind {
 	m := map[string]JobKind{}
 	for _, id := range stores.BuiltinIDs() {
 		t, _ := stores.Builtin(id)
-		m[lower(t.InventoryJobType)] = JobKind{StoreType: id, ShortName: t.Capability}
-		m[lower(t.ManagementJobType)] = JobKind{StoreType: id, ShortName: t.Capability, Management: true}
+		m[strings.ToLower(t.InventoryJobType)] = JobKind{StoreType: id, ShortName: t.Capability}
+		m[strings.ToLower(t.ManagementJobType)] = JobKind{StoreType: id, ShortName: t.Capability, Management: true}
 	}
 	return m
 }()
 
 // JobTypeOf returns the kind of a JobTypeId (any case).
 func JobTypeOf(id string) (JobKind, bool) {
-	k, ok := jobTypes[lower(id)]
+	k, ok := jobTypes[strings.ToLower(id)]
 	return k, ok
 }
 
@@ -265,13 +269,3 @@ const (
 	PathInventoryDone     = "/Jobs/Inventory/Complete"
 	PathInventoryEndpoint = "/Jobs/Inventory/Update"
 )
-
-func lower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
-	return string(b)
-}
