@@ -158,8 +158,6 @@ func mapList[T, D any](items []T, to func(T) D) []D {
 
 func idString(id int64) string { return fmt.Sprint(id) }
 
-func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
 // queryInt reads an integer query parameter.
 func queryInt(q url.Values, name string) (int64, error) {
 	v, _ := queryValue(q, name)

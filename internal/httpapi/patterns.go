@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -240,12 +241,12 @@ type flexID int64
 
 func (f *flexID) UnmarshalJSON(b []byte) error {
 	var n int64
-	if err := jsonUnmarshal(b, &n); err == nil {
+	if err := json.Unmarshal(b, &n); err == nil {
 		*f = flexID(n)
 		return nil
 	}
 	var s string
-	if err := jsonUnmarshal(b, &s); err == nil {
+	if err := json.Unmarshal(b, &s); err == nil {
 		v, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return errs.Field("Id", "%q is not a number", s)
@@ -254,7 +255,7 @@ func (f *flexID) UnmarshalJSON(b []byte) error {
 		return nil
 	}
 	var o struct{ Id int64 }
-	if err := jsonUnmarshal(b, &o); err != nil {
+	if err := json.Unmarshal(b, &o); err != nil {
 		return errs.Field("Id", "expected a number or an object with an Id")
 	}
 	*f = flexID(o.Id)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 
@@ -156,7 +157,7 @@ type roleMember struct {
 
 func (m *roleMember) UnmarshalJSON(b []byte) error {
 	var s string
-	if jsonUnmarshal(b, &s) == nil {
+	if json.Unmarshal(b, &s) == nil {
 		m.AccountName = s
 		return nil
 	}
@@ -164,7 +165,7 @@ func (m *roleMember) UnmarshalJSON(b []byte) error {
 		AccountName string
 		Id          int64
 	}
-	if err := jsonUnmarshal(b, &o); err != nil {
+	if err := json.Unmarshal(b, &o); err != nil {
 		return errs.Field("Identities", "each identity must be an account name or an object with AccountName")
 	}
 	m.AccountName, m.Id = o.AccountName, o.Id
