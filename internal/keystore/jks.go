@@ -40,11 +40,8 @@ func JKSAlias(b Bundle) string {
 // The password must be Latin-1 (U+0001..U+00FF): JKS hashes each Java
 // char as two bytes, and the JKS library builds them from single bytes.
 func EncodeJKS(b Bundle, o Options) ([]byte, error) {
-	s, err := o.settings()
+	s, err := o.settingsFor(b)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.check(); err != nil {
 		return nil, err
 	}
 	password, err := latin1("JKS password", s.Password)

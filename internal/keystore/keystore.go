@@ -176,6 +176,16 @@ func (o Options) settings() (settings, error) {
 	return s, nil
 }
 
+// settingsFor is settings, then b.check: the start of every single-bundle
+// encoder.
+func (o Options) settingsFor(b Bundle) (settings, error) {
+	s, err := o.settings()
+	if err != nil {
+		return s, err
+	}
+	return s, b.check()
+}
+
 // now returns the time to stamp on JKS entries and ZIP members.
 func (s settings) now(b Bundle) time.Time {
 	if !s.Now.IsZero() {

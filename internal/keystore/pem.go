@@ -13,11 +13,8 @@ import (
 // each CERTIFICATE block is preceded by a line SubjectHeader(cert); PEM
 // readers ignore text between blocks. o.Profile does not apply.
 func EncodePEM(b Bundle, o Options) ([]byte, error) {
-	s, err := o.settings()
+	s, err := o.settingsFor(b)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.check(); err != nil {
 		return nil, err
 	}
 	key, err := EncryptPKCS8(b.Key, s.Password, s.iterations, s.rand)

@@ -187,11 +187,8 @@ func newEncrypter(oid asn1.ObjectIdentifier, password string, bmpPass []byte, it
 // the leaf's bag carry localKeyID (SHA-1 of the leaf) and friendlyName;
 // the key bag also the Microsoft CSP name. See the package documentation.
 func EncodePKCS12(b Bundle, o Options) ([]byte, error) {
-	s, err := o.settings()
+	s, err := o.settingsFor(b)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.check(); err != nil {
 		return nil, err
 	}
 	prof := s.Profile.algorithms()

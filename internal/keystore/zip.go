@@ -26,11 +26,8 @@ const maxZIPBaseName = 64
 // SubjectHeader line. Files are deflated, dated o.Now (the leaf's NotBefore
 // when zero), mode 0600 for the key and 0644 for the others.
 func EncodeZIP(b Bundle, o Options) ([]byte, error) {
-	s, err := o.settings()
+	s, err := o.settingsFor(b)
 	if err != nil {
-		return nil, err
-	}
-	if err := b.check(); err != nil {
 		return nil, err
 	}
 	key, err := EncryptPKCS8(b.Key, s.Password, s.iterations, s.rand)
