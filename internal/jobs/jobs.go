@@ -328,14 +328,20 @@ func (s *Service) Due(ctx context.Context, agentID string, now time.Time) ([]Job
 
 // Get returns one job.
 func (s *Service) Get(ctx context.Context, id string) (Job, error) {
+	r, err := s.row(ctx, id)
+	return r.Job, err
+}
+
+// row reads a job's row; errs NotFound for an unknown job.
+func (s *Service) row(ctx context.Context, id string) (Row, error) {
 	r, err := s.o.Repo.Job(ctx, strings.ToLower(id))
 	if err != nil {
 		if s.o.IsNotFound(err) {
-			return Job{}, errs.NotFoundf("job %s was not found", id)
+			return Row{}, errs.NotFoundf("job %s was not found", id)
 		}
-		return Job{}, errs.Wrap(err, "reading job")
+		return Row{}, errs.Wrap(err, "reading job")
 	}
-	return r.Job, nil
+	return r, nil
 }
 
 // Lease hands the job to the agent for d. It fails with errs Conflict when
@@ -369,12 +375,9 @@ func (s *Service) Lease(ctx context.Context, jobID, agentID string, now time.Tim
 
 // EntryPassword returns a job's unsealed entry password, "" when none.
 func (s *Service) EntryPassword(ctx context.Context, jobID string) (string, error) {
-	r, err := s.o.Repo.Job(ctx, strings.ToLower(jobID))
+	r, err := s.row(ctx, jobID)
 	if err != nil {
-		if s.o.IsNotFound(err) {
-			return "", errs.NotFoundf("job %s was not found", jobID)
-		}
-		return "", errs.Wrap(err, "reading job")
+		return "", err
 	}
 	if len(r.EntryPasswordSealed) == 0 {
 		return "", nil
