@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/certdock/certdock/internal/keystore"
 	"github.com/certdock/certdock/internal/jobs"
+	"github.com/certdock/certdock/internal/keystore"
 	"github.com/certdock/certdock/internal/orchestrator"
 	"github.com/certdock/certdock/internal/storefile"
 	"github.com/certdock/certdock/internal/stores"
