@@ -189,8 +189,10 @@ func entryOf(mj orchestrator.ManagementJob) (storefile.Entry, error) {
 		}
 		return e, nil
 	}
-	if der, err := decodeCert(string(blob)); err == nil && bytes.HasPrefix(bytes.TrimSpace(blob), []byte("-----BEGIN")) {
-		blob = der
+	if bytes.HasPrefix(bytes.TrimSpace(blob), []byte("-----BEGIN")) {
+		if der, err := decodeCert(string(blob)); err == nil {
+			blob = der
+		}
 	}
 	c, err := x509.ParseCertificate(blob)
 	if err != nil {
