@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -54,7 +55,7 @@ func allows(k KeyInfo, req KeyRequest) (bool, string) {
 		if k.RSA == nil {
 			return false, "KeyType"
 		}
-		if len(k.RSA.BitLengths) > 0 && !containsInt(k.RSA.BitLengths, req.Bits) {
+		if len(k.RSA.BitLengths) > 0 && !slices.Contains(k.RSA.BitLengths, req.Bits) {
 			return false, "KeyLength"
 		}
 	case "ECC":
@@ -136,15 +137,6 @@ func describe(k KeyInfo) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
-}
-
-func containsInt(xs []int, x int) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }
 
 // ResolveMetadata checks the request's metadata against the field
