@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -173,10 +174,10 @@ func (s *Service) resolveCA(ctx context.Context, req *request, pl *plan) error {
 				return errs.Field("Template", "one of Template or EnrollmentPatternId is required unless the CA is standalone; %s is not standalone", found.Name())
 			}
 		} else {
-			if !containsID(pl.template.CAIDs, found.ID) {
+			if !slices.Contains(pl.template.CAIDs, found.ID) {
 				return errs.Field("CertificateAuthority", "%s does not offer template %q", found.Name(), pl.template.CommonName)
 			}
-			if pl.pattern != nil && pl.pattern.RestrictCAs && !containsID(pl.pattern.CAIDs, found.ID) {
+			if pl.pattern != nil && pl.pattern.RestrictCAs && !slices.Contains(pl.pattern.CAIDs, found.ID) {
 				return errs.Field("CertificateAuthority", "%s is not allowed by enrollment pattern %q (Restrict CAs)", found.Name(), pl.pattern.Name)
 			}
 		}
@@ -192,7 +193,7 @@ func (s *Service) resolveCA(ctx context.Context, req *request, pl *plan) error {
 		if !ok || c.Role != "issuing" {
 			continue
 		}
-		if pl.pattern != nil && pl.pattern.RestrictCAs && !containsID(pl.pattern.CAIDs, id) {
+		if pl.pattern != nil && pl.pattern.RestrictCAs && !slices.Contains(pl.pattern.CAIDs, id) {
 			continue
 		}
 		if _, ok := s.o.Connectors(id); !ok {
@@ -222,15 +223,6 @@ func randInt(r io.Reader, n int) (int, error) {
 		return 0, err
 	}
 	return int(v.Int64()), nil
-}
-
-func containsID(ids []int64, id int64) bool {
-	for _, x := range ids {
-		if x == id {
-			return true
-		}
-	}
-	return false
 }
 
 func (s *Service) resolveKey(req *request, pl *plan) error {

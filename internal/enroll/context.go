@@ -2,6 +2,7 @@ package enroll
 
 import (
 	"context"
+	"slices"
 	"sort"
 
 	"github.com/certdock/certdock/internal/auth"
@@ -64,7 +65,7 @@ func (s *Service) Context(ctx context.Context, p *auth.Principal, kind string) (
 			}
 			n := 0
 			for _, id := range t.CAIDs {
-				if pat.RestrictCAs && !containsID(pat.CAIDs, id) {
+				if pat.RestrictCAs && !slices.Contains(pat.CAIDs, id) {
 					continue
 				}
 				if c, ok := usable(id); ok {
