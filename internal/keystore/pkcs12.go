@@ -113,6 +113,16 @@ func bmpValue(ucs2 []byte) asn1.RawValue {
 	return asn1.RawValue{Class: asn1.ClassUniversal, Tag: 30, Bytes: ucs2}
 }
 
+// bmpAttribute encodes a bag attribute whose value is s as a BMPString;
+// what names s in the error.
+func bmpAttribute(id asn1.ObjectIdentifier, what, s string) ([]byte, error) {
+	v, err := bmpString(what, s)
+	if err != nil {
+		return nil, err
+	}
+	return newAttribute(id, bmpValue(v))
+}
+
 // bagAttributes holds the encoded attributes of the key bag and of the
 // leaf's cert bag.
 type bagAttributes struct {
@@ -128,11 +138,7 @@ func (b Bundle) bagAttributes() (bagAttributes, error) {
 	out.key = append(out.key, localKeyID)
 	out.leaf = append(out.leaf, localKeyID)
 	if b.FriendlyName != "" {
-		name, err := bmpString("friendly name", b.FriendlyName)
-		if err != nil {
-			return out, err
-		}
-		attr, err := newAttribute(oidFriendlyName, bmpValue(name))
+		attr, err := bmpAttribute(oidFriendlyName, "friendly name", b.FriendlyName)
 		if err != nil {
 			return out, err
 		}
@@ -140,11 +146,7 @@ func (b Bundle) bagAttributes() (bagAttributes, error) {
 		out.leaf = append(out.leaf, attr)
 	}
 	if b.CSPName != "" {
-		csp, err := bmpString("CSP name", b.CSPName)
-		if err != nil {
-			return out, err
-		}
-		attr, err := newAttribute(oidMicrosoftCSPName, bmpValue(csp))
+		attr, err := bmpAttribute(oidMicrosoftCSPName, "CSP name", b.CSPName)
 		if err != nil {
 			return out, err
 		}

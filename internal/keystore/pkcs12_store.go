@@ -57,11 +57,7 @@ func EncodePKCS12Store(entries []StoreEntry, o Options) ([]byte, error) {
 			keyBags = append(keyBags, bag)
 			leafAttrs = attrs.leaf
 		} else if e.Alias != "" {
-			name, err := bmpString("friendly name", e.Alias)
-			if err != nil {
-				return nil, err
-			}
-			attr, err := newAttribute(oidFriendlyName, bmpValue(name))
+			attr, err := bmpAttribute(oidFriendlyName, "friendly name", e.Alias)
 			if err != nil {
 				return nil, err
 			}
