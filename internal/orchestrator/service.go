@@ -676,15 +676,15 @@ func (s *Service) jobsFor(ctx context.Context, agent stores.Agent, sessionHash s
 
 // ---- jobs ----
 
-// hold gives the job to this session and leases it to the agent. A job
-// another session holds answers JobCancelled (not an error: the agent skips
-// it).
-func (s *Service) hold(ctx context.Context, agent stores.Agent, sessionHash, jobID string) (jobs.Job, bool, error) {
+// hold gives the job to this session and leases it to the agent, and
+// returns it with its store. A job another session holds answers
+// JobCancelled (ok false; not an error: the agent skips it).
+func (s *Service) hold(ctx context.Context, agent stores.Agent, sessionHash, jobID string) (j jobs.Job, store stores.Store, ok bool, err error) {
 	if !stores.IsUUID(jobID) {
-		return jobs.Job{}, false, fail(CodeBadRequest, "JobId: %q is not a GUID", jobID)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeBadRequest, "JobId: %q is not a GUID", jobID)
 	}
 	if agent.Status != stores.AgentApproved {
-		return jobs.Job{}, false, fail(CodeDisapproved, "agent %s is not approved", agent.AgentID)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeDisapproved, "agent %s is not approved", agent.AgentID)
 	}
 	jobID = strings.ToLower(jobID)
 	now := s.now()
@@ -692,58 +692,84 @@ func (s *Service) hold(ctx context.Context, agent stores.Agent, sessionHash, job
 	// session must not block it.
 	pre, err := s.o.Queue.Get(ctx, jobID)
 	if err != nil {
-		return jobs.Job{}, false, fail(CodeJob, "JobId: %v", err)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeJob, "JobId: %v", err)
 	}
 	if pre.Done() {
-		return jobs.Job{}, false, fail(CodeJob, "JobId: job %s is finished", jobID)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeJob, "JobId: job %s is finished", jobID)
 	}
-	store, err := s.o.Catalogue.Get(ctx, pre.StoreID)
+	store, err = s.o.Catalogue.Get(ctx, pre.StoreID)
 	if err != nil {
-		return jobs.Job{}, false, err
+		return jobs.Job{}, stores.Store{}, false, err
 	}
 	if !strings.EqualFold(store.AgentID, agent.AgentID) {
-		return jobs.Job{}, false, fail(CodeJob, "JobId: job %s is not for a store of agent %s", jobID, agent.AgentID)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeJob, "JobId: job %s is not for a store of agent %s", jobID, agent.AgentID)
 	}
-	ok, err := s.o.Repo.HoldJob(ctx, jobID, sessionHash, agent.AgentID, now, now.Add(s.o.LeaseDuration))
+	ok, err = s.o.Repo.HoldJob(ctx, jobID, sessionHash, agent.AgentID, now, now.Add(s.o.LeaseDuration))
 	if err != nil {
-		return jobs.Job{}, false, err
+		return jobs.Job{}, stores.Store{}, false, err
 	}
 	if !ok {
-		return jobs.Job{}, false, nil
+		return jobs.Job{}, stores.Store{}, false, nil
 	}
-	j, err := s.o.Queue.Lease(ctx, jobID, agent.AgentID, now, s.o.LeaseDuration)
+	j, err = s.o.Queue.Lease(ctx, jobID, agent.AgentID, now, s.o.LeaseDuration)
 	if err != nil {
 		_ = s.o.Repo.ReleaseJob(ctx, jobID)
-		return jobs.Job{}, false, fail(CodeJob, "JobId: %v", err)
+		return jobs.Job{}, stores.Store{}, false, fail(CodeJob, "JobId: %v", err)
 	}
-	return j, true, nil
+	return j, store, true, nil
+}
+
+// configured is a job whose configuration an agent asked for: held by the
+// session, with its store and the store password.
+type configured struct {
+	job      jobs.Job
+	store    stores.Store
+	password string
+}
+
+// configure is how both configuration requests start: the session's agent
+// holds the job (hold), which must be an inventory job exactly when
+// inventory is true. ok false means another session of the agent holds it
+// (answer JobCancelled with runningElsewhere).
+func (s *Service) configure(ctx context.Context, c Caller, req JobRequest, inventory bool) (configured, bool, error) {
+	agent, h, err := s.session(ctx, c, req.SessionToken)
+	if err != nil {
+		return configured{}, false, err
+	}
+	j, store, ok, err := s.hold(ctx, agent, h, req.JobId)
+	if err != nil || !ok {
+		return configured{}, false, err
+	}
+	switch {
+	case inventory && j.Operation != jobs.Inventory:
+		return configured{}, false, fail(CodeJob, "JobId: job %s is a management job", j.ID)
+	case !inventory && j.Operation == jobs.Inventory:
+		return configured{}, false, fail(CodeJob, "JobId: job %s is an inventory job", j.ID)
+	}
+	pw, err := s.o.Catalogue.StorePassword(ctx, j.StoreID)
+	if err != nil {
+		return configured{}, false, err
+	}
+	return configured{job: j, store: store, password: pw}, true, nil
+}
+
+// runningElsewhere is the Result of a configuration request for a job
+// another session of the agent holds.
+func runningElsewhere() Result {
+	return Result{Status: StatusWarning, Error: &ResultError{
+		Code: codeInt(CodeJob), CodeString: CodeJob, Message: "the job is running in another session of this agent"}}
 }
 
 // ManagementConfig handles a management job's configuration request.
 func (s *Service) ManagementConfig(ctx context.Context, c Caller, req JobRequest) (ManagementConfig, error) {
-	agent, h, err := s.session(ctx, c, req.SessionToken)
-	if err != nil {
-		return ManagementConfig{}, err
-	}
-	j, ok, err := s.hold(ctx, agent, h, req.JobId)
+	cj, ok, err := s.configure(ctx, c, req, false)
 	if err != nil {
 		return ManagementConfig{}, err
 	}
 	if !ok {
-		return ManagementConfig{JobCancelled: true, Result: Result{Status: StatusWarning, Error: &ResultError{
-			Code: codeInt(CodeJob), CodeString: CodeJob, Message: "the job is running in another session of this agent"}}}, nil
+		return ManagementConfig{JobCancelled: true, Result: runningElsewhere()}, nil
 	}
-	if j.Operation == jobs.Inventory {
-		return ManagementConfig{}, fail(CodeJob, "JobId: job %s is an inventory job", j.ID)
-	}
-	store, err := s.o.Catalogue.Get(ctx, j.StoreID)
-	if err != nil {
-		return ManagementConfig{}, err
-	}
-	pw, err := s.o.Catalogue.StorePassword(ctx, j.StoreID)
-	if err != nil {
-		return ManagementConfig{}, err
-	}
+	j, store, pw := cj.job, cj.store, cj.password
 	entryPw, err := s.o.Queue.EntryPassword(ctx, j.ID)
 	if err != nil {
 		return ManagementConfig{}, err
@@ -826,29 +852,14 @@ func (s *Service) impossible(ctx context.Context, j jobs.Job, msg string) error 
 
 // InventoryConfig handles an inventory job's configuration request.
 func (s *Service) InventoryConfig(ctx context.Context, c Caller, req JobRequest) (InventoryConfig, error) {
-	agent, h, err := s.session(ctx, c, req.SessionToken)
-	if err != nil {
-		return InventoryConfig{}, err
-	}
-	j, ok, err := s.hold(ctx, agent, h, req.JobId)
+	cj, ok, err := s.configure(ctx, c, req, true)
 	if err != nil {
 		return InventoryConfig{}, err
 	}
 	if !ok {
-		return InventoryConfig{JobCancelled: true, Result: Result{Status: StatusWarning, Error: &ResultError{
-			Code: codeInt(CodeJob), CodeString: CodeJob, Message: "the job is running in another session of this agent"}}}, nil
+		return InventoryConfig{JobCancelled: true, Result: runningElsewhere()}, nil
 	}
-	if j.Operation != jobs.Inventory {
-		return InventoryConfig{}, fail(CodeJob, "JobId: job %s is a management job", j.ID)
-	}
-	store, err := s.o.Catalogue.Get(ctx, j.StoreID)
-	if err != nil {
-		return InventoryConfig{}, err
-	}
-	pw, err := s.o.Catalogue.StorePassword(ctx, j.StoreID)
-	if err != nil {
-		return InventoryConfig{}, err
-	}
+	j, store, pw := cj.job, cj.store, cj.password
 	cur, err := s.o.Repo.Inventory(ctx, j.StoreID, stores.MaxInventoryItems, 0)
 	if err != nil {
 		return InventoryConfig{}, err
