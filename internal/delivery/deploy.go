@@ -301,33 +301,29 @@ func (s *Service) Replace(ctx context.Context, p *auth.Principal, r ReplaceReque
 	if old.ID == rec.ID {
 		return out, errs.Field("ExistingCertificateId", "is the certificate being deployed (%d); name the certificate it replaces", old.ID)
 	}
-	locs, err := s.o.Catalog.LocationsOf(ctx, old.ID)
+	// The stores holding the old certificate, as a renewal finds them.
+	targets, err := s.RenewalTargets(ctx, old.ID)
 	if err != nil {
-		return out, errs.Wrap(err, "reading certificate locations")
+		return out, err
 	}
 	var plan []planned
-	seen := map[Location]bool{}
-	for _, l := range locs {
-		if seen[l] {
-			continue
-		}
-		seen[l] = true
-		st, ref, err := s.resolve(ctx, p, l.StoreID)
+	for _, t := range targets {
+		st, ref, err := s.resolve(ctx, p, t.StoreID)
 		if err != nil {
 			return out, err
 		}
 		if ref != nil {
-			out.Failed = appendOnce(out.Failed, l.StoreID)
+			out.Failed = appendOnce(out.Failed, t.StoreID)
 			continue
 		}
 		if st.EntryPassword && r.Password == "" {
 			return out, errs.Field("Password", "is required: certificate store %s is of type %s, which takes an entry password", st.ID, st.StoreTypeName)
 		}
-		alias := l.Alias
-		if alias == "" {
-			alias = old.Thumbprint
+		t.StoreID, t.FromRenewal = st.ID, false
+		if t.Alias == "" {
+			t.Alias = old.Thumbprint
 		}
-		plan = append(plan, planned{st, Target{StoreID: st.ID, Alias: alias, Overwrite: true, PrivateKey: true}})
+		plan = append(plan, planned{st, t})
 	}
 	now := s.o.Now().UTC()
 	due := dueAt(r.JobTime, now)
