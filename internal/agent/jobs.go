@@ -14,6 +14,7 @@ import (
 
 	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/storefile"
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -127,7 +128,7 @@ func (a *agentRun) manage(mj orchestrator.ManagementJob) (status int, msg string
 			if items, err := s.Inventory(); err == nil {
 				for _, it := range items {
 					if strings.EqualFold(it.Alias, alias) && len(it.Certificates) > 0 &&
-						!strings.EqualFold(storefile.Thumbprint(it.Certificates[0]), mj.Thumbprint) {
+						!strings.EqualFold(pki.ThumbprintDER(it.Certificates[0]), mj.Thumbprint) {
 						return jobs.StatusWarning, fmt.Sprintf("%s in %s holds another certificate than %s; left in place", alias, mj.StorePath, mj.Thumbprint), false
 					}
 				}
@@ -160,7 +161,7 @@ func holds(s storefile.Store, e storefile.Entry) bool {
 	}
 	alias := e.Alias
 	if alias == "" {
-		alias = storefile.Thumbprint(e.Certificates[0].Raw)
+		alias = pki.ThumbprintDER(e.Certificates[0].Raw)
 	}
 	for _, it := range items {
 		if strings.EqualFold(it.Alias, alias) && len(it.Certificates) > 0 && bytes.Equal(it.Certificates[0], e.Certificates[0].Raw) {
@@ -236,7 +237,7 @@ func (a *agentRun) runInventory(ctx context.Context, jobID, configEndpoint, comp
 			ii := orchestrator.InventoryItem{Alias: it.Alias, PrivateKeyEntry: it.PrivateKeyEntry, UseChainLevel: len(it.Certificates) > 1, ItemStatus: 1}
 			if tp, ok := known[strings.ToLower(it.Alias)]; ok {
 				ii.ItemStatus = 2
-				if len(it.Certificates) > 0 && tp == storefile.Thumbprint(it.Certificates[0]) {
+				if len(it.Certificates) > 0 && tp == pki.ThumbprintDER(it.Certificates[0]) {
 					ii.ItemStatus = 4
 				}
 			}

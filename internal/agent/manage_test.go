@@ -15,6 +15,7 @@ import (
 	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/keystore"
 	"github.com/certdock/certdock/internal/orchestrator"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/storefile"
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -41,7 +42,7 @@ func addJob(t *testing.T, path, alias string, overwrite bool, k *ecdsa.PrivateKe
 	}
 	return orchestrator.ManagementJob{OperationType: 2, StoreType: stores.TypePKCS12, StorePath: path, StorePassword: "store-pw",
 		Alias: alias, Overwrite: overwrite, PrivateKeyEntry: true, EntryContents: base64.StdEncoding.EncodeToString(p12),
-		PfxPassword: "one-time-pw", Thumbprint: storefile.Thumbprint(c.Raw), CreateIfMissing: true}
+		PfxPassword: "one-time-pw", Thumbprint: pki.ThumbprintDER(c.Raw), CreateIfMissing: true}
 }
 
 func TestManage_AddRemoveSemantics(t *testing.T) {
@@ -67,9 +68,9 @@ func TestManage_AddRemoveSemantics(t *testing.T) {
 		{"another certificate without overwrite", addJob(t, path, "web", false, kNew, nw), jobs.StatusError, old},
 		{"replace with overwrite", addJob(t, path, "web", true, kNew, nw), jobs.StatusOK, nw},
 		{"remove of the old certificate leaves the new one", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
-			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(old.Raw)}, jobs.StatusWarning, nw},
+			StorePassword: "store-pw", Alias: "web", Thumbprint: pki.ThumbprintDER(old.Raw)}, jobs.StatusWarning, nw},
 		{"remove of the new certificate", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
-			StorePassword: "store-pw", Alias: "web", Thumbprint: storefile.Thumbprint(nw.Raw)}, jobs.StatusOK, nil},
+			StorePassword: "store-pw", Alias: "web", Thumbprint: pki.ThumbprintDER(nw.Raw)}, jobs.StatusOK, nil},
 		{"remove of an absent entry", orchestrator.ManagementJob{OperationType: 3, StoreType: 101, StorePath: path,
 			StorePassword: "store-pw", Alias: "web"}, jobs.StatusWarning, nil},
 	}
@@ -82,7 +83,7 @@ func TestManage_AddRemoveSemantics(t *testing.T) {
 		switch {
 		case st.leaf == nil && len(items) != 0:
 			t.Fatalf("%s: store holds %d entries", st.name, len(items))
-		case st.leaf != nil && (len(items) != 1 || items[0].Alias != "web" || storefile.Thumbprint(items[0].Certificates[0]) != storefile.Thumbprint(st.leaf.Raw)):
+		case st.leaf != nil && (len(items) != 1 || items[0].Alias != "web" || pki.ThumbprintDER(items[0].Certificates[0]) != pki.ThumbprintDER(st.leaf.Raw)):
 			t.Fatalf("%s: store holds %+v", st.name, items)
 		}
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/certdock/certdock/internal/agent"
 	"github.com/certdock/certdock/internal/jobs"
 	"github.com/certdock/certdock/internal/orchestrator"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/server"
 	"github.com/certdock/certdock/internal/storefile"
 )
@@ -209,7 +210,7 @@ func certThumbprint(t *testing.T, dataDir string) string {
 		t.Fatal(err)
 	}
 	blk, _ := pem.Decode(b)
-	return storefile.Thumbprint(blk.Bytes)
+	return pki.ThumbprintDER(blk.Bytes)
 }
 
 func TestAgentProtocol_Backends(t *testing.T) {

@@ -15,8 +15,12 @@ import (
 
 // Thumbprint returns the certificate's SHA-1 thumbprint as upper-case hex
 // without separators, as the Keyfactor API and Windows report it.
-func Thumbprint(c *x509.Certificate) string {
-	sum := sha1.Sum(c.Raw)
+func Thumbprint(c *x509.Certificate) string { return ThumbprintDER(c.Raw) }
+
+// ThumbprintDER is Thumbprint of a DER certificate not parsed yet (inventory
+// reports, store entries).
+func ThumbprintDER(der []byte) string {
+	sum := sha1.Sum(der)
 	return strings.ToUpper(hex.EncodeToString(sum[:]))
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/certdock/certdock/internal/certificate"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/sqlstore"
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -33,7 +34,7 @@ func TestStores_LocationsOfManyMatchesLocationsOf(t *testing.T) {
 		var ders [][]byte
 		for _, name := range []string{"one", "two", "three"} {
 			der := []byte("der-" + name)
-			rec := certificate.Record{Thumbprint: stores.Thumbprint(der), DER: der, NotAfter: now.Add(time.Hour)}
+			rec := certificate.Record{Thumbprint: pki.ThumbprintDER(der), DER: der, NotAfter: now.Add(time.Hour)}
 			id, err := db.Q().InsertCertificate(ctx, &rec)
 			if err != nil {
 				t.Fatal(err)

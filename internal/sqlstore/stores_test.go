@@ -9,6 +9,7 @@ import (
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/certificate"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/sqlstore"
 	"github.com/certdock/certdock/internal/stores"
 )
@@ -146,7 +147,7 @@ func TestStores_InventoryAndLocations(t *testing.T) {
 		_, store := jobFixture(t, db, now)
 		known := []byte("known-der")
 		unknown := []byte("unknown-der")
-		rec := certificate.Record{Thumbprint: stores.Thumbprint(known), DER: known, NotAfter: now.Add(time.Hour)}
+		rec := certificate.Record{Thumbprint: pki.ThumbprintDER(known), DER: known, NotAfter: now.Add(time.Hour)}
 		certID, err := db.Q().InsertCertificate(ctx, &rec)
 		if err != nil {
 			t.Fatal(err)

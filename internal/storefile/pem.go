@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/certdock/certdock/internal/keystore"
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // A PEM store is in one of two shapes:
@@ -136,7 +137,7 @@ func (s Store) pemInventory() ([]Item, error) {
 		return items, nil
 	}
 	if s.singleEntry(st) {
-		it := Item{Alias: Thumbprint(st.cert.certs[0].Raw), PrivateKeyEntry: st.haveKey}
+		it := Item{Alias: pki.ThumbprintDER(st.cert.certs[0].Raw), PrivateKeyEntry: st.haveKey}
 		seen := map[string]bool{}
 		for _, c := range append(append([]*x509.Certificate{}, st.cert.certs...), st.chain...) {
 			if !seen[string(c.Raw)] {
@@ -147,18 +148,12 @@ func (s Store) pemInventory() ([]Item, error) {
 		return append(items, it), nil
 	}
 	for _, c := range st.cert.certs {
-		items = append(items, Item{Alias: Thumbprint(c.Raw), Certificates: [][]byte{c.Raw}})
+		items = append(items, Item{Alias: pki.ThumbprintDER(c.Raw), Certificates: [][]byte{c.Raw}})
 	}
 	return items, nil
 }
 
-func certsPEM(certs []*x509.Certificate) []byte {
-	var buf bytes.Buffer
-	for _, c := range certs {
-		_ = pem.Encode(&buf, &pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	return buf.Bytes()
-}
+func certsPEM(certs []*x509.Certificate) []byte { return keystore.CertsPEM(certs, false) }
 
 // keyPEM is the entry's key as PKCS#8: encrypted (PBES2, AES-256) with the
 // store password when there is one.
@@ -242,7 +237,7 @@ func (s Store) pemRemove(alias string) error {
 		return ErrNoStore
 	}
 	if s.singleEntry(st) {
-		if len(st.cert.certs) == 0 || !strings.EqualFold(Thumbprint(st.cert.certs[0].Raw), alias) {
+		if len(st.cert.certs) == 0 || !strings.EqualFold(pki.ThumbprintDER(st.cert.certs[0].Raw), alias) {
 			return ErrNoEntry
 		}
 		// The certificate file first: once it is empty the store holds no
@@ -265,7 +260,7 @@ func (s Store) pemRemove(alias string) error {
 	var keep []*x509.Certificate
 	found := false
 	for _, c := range st.cert.certs {
-		if strings.EqualFold(Thumbprint(c.Raw), alias) {
+		if strings.EqualFold(pki.ThumbprintDER(c.Raw), alias) {
 			found = true
 			continue
 		}

@@ -10,6 +10,7 @@ import (
 	"software.sslmate.com/src/go-pkcs12"
 
 	"github.com/certdock/certdock/internal/keystore"
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // storedEntry is one decoded entry of a PKCS#12 store.
@@ -107,7 +108,7 @@ func decodePKCS12Store(data []byte, password string) ([]storedEntry, error) {
 			entries[i].alias = leaf.name
 		}
 		if entries[i].alias == "" {
-			entries[i].alias = Thumbprint(leaf.cert.Raw)
+			entries[i].alias = pki.ThumbprintDER(leaf.cert.Raw)
 		}
 	}
 	// Chains: follow issuers among the attribute-less certificates. A CA
@@ -128,7 +129,7 @@ func decodePKCS12Store(data []byte, password string) ([]storedEntry, error) {
 		}
 		alias := ci.name
 		if alias == "" {
-			alias = Thumbprint(ci.cert.Raw)
+			alias = pki.ThumbprintDER(ci.cert.Raw)
 		}
 		entries = append(entries, storedEntry{alias: alias, certs: []*x509.Certificate{ci.cert}})
 	}

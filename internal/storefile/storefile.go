@@ -17,12 +17,12 @@ package storefile
 
 import (
 	"crypto"
-	"crypto/sha1"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // Kind is the store format.
@@ -117,13 +117,6 @@ type Item struct {
 	Certificates [][]byte
 }
 
-// Thumbprint is the upper-case hex SHA-1 of a DER certificate, the default
-// alias of an entry.
-func Thumbprint(der []byte) string {
-	sum := sha1.Sum(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
 func (s Store) check() error {
 	if s.Path == "" {
 		return invalidf("store path is empty")
@@ -164,7 +157,7 @@ func (e Entry) check() (Entry, error) {
 		}
 	}
 	if e.Alias == "" {
-		e.Alias = Thumbprint(e.Certificates[0].Raw)
+		e.Alias = pki.ThumbprintDER(e.Certificates[0].Raw)
 	}
 	if strings.ContainsAny(e.Alias, "\x00\r\n") {
 		return e, invalidf("alias contains a control character")

@@ -18,6 +18,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/certdock/certdock/internal/pki"
 )
 
 // testPKI is a root, an intermediate and leaves, built once per test.
@@ -151,7 +153,7 @@ func TestStore_AddOverwriteRemove(t *testing.T) {
 			}
 			wantAlias := "web-a"
 			if !tc.aliasK {
-				wantAlias = Thumbprint(a.Certificates[0].Raw)
+				wantAlias = pki.ThumbprintDER(a.Certificates[0].Raw)
 			}
 			items, err = s.Inventory()
 			if err != nil {
@@ -186,7 +188,7 @@ func TestStore_AddOverwriteRemove(t *testing.T) {
 			items, _ = s.Inventory()
 			wantAlias = "web-a"
 			if !tc.aliasK {
-				wantAlias = Thumbprint(b.Certificates[0].Raw)
+				wantAlias = pki.ThumbprintDER(b.Certificates[0].Raw)
 			}
 			if it := find(items, wantAlias); it == nil || !bytes.Equal(it.Certificates[0], b.Certificates[0].Raw) || len(items) != 1 {
 				t.Fatalf("inventory after overwrite: %v", aliases(items))
@@ -446,11 +448,11 @@ func TestStore_PEMCertificateList(t *testing.T) {
 	if len(items) != 2 || items[0].PrivateKeyEntry {
 		t.Fatalf("bundle: %+v", items)
 	}
-	if err := s.Remove(strings.ToLower(Thumbprint(p.root.Raw))); err != nil {
+	if err := s.Remove(strings.ToLower(pki.ThumbprintDER(p.root.Raw))); err != nil {
 		t.Fatal(err)
 	}
 	items, _ = s.Inventory()
-	if len(items) != 1 || items[0].Alias != Thumbprint(p.inter.Raw) {
+	if len(items) != 1 || items[0].Alias != pki.ThumbprintDER(p.inter.Raw) {
 		t.Fatalf("after remove: %+v", aliases(items))
 	}
 }

@@ -3,7 +3,6 @@ package stores
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/certdock/certdock/internal/auth"
 	"github.com/certdock/certdock/internal/errs"
+	"github.com/certdock/certdock/internal/pki"
 	"github.com/certdock/certdock/internal/query"
 )
 
@@ -495,12 +495,6 @@ func (s *Service) Delete(ctx context.Context, p *auth.Principal, id string) erro
 
 // ---- inventory and locations ----
 
-// Thumbprint is the SHA-1 thumbprint of a DER certificate, upper-case hex.
-func Thumbprint(der []byte) string {
-	sum := sha1.Sum(der)
-	return strings.ToUpper(hex.EncodeToString(sum[:]))
-}
-
 // MaxInventoryItems caps one inventory report; a store with more entries is
 // refused rather than half-recorded.
 const MaxInventoryItems = 10000
@@ -520,7 +514,7 @@ func (s *Service) ReplaceInventory(ctx context.Context, storeID string, items []
 		}
 		seen[it.Alias] = true
 		for _, der := range it.Certificates {
-			tps[i] = append(tps[i], Thumbprint(der))
+			tps[i] = append(tps[i], pki.ThumbprintDER(der))
 		}
 	}
 	return s.o.InTx(ctx, func(r Repo) error {
