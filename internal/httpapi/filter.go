@@ -49,23 +49,30 @@ func filterPage[T any](r *http.Request, items []T, fields func(T) map[string]any
 		out = append(out, it)
 	}
 	if page.SortField != "" {
-		var sortErr error
-		sort.SliceStable(out, func(i, j int) bool {
-			a, aok := lookupCI(fields(out[i]), page.SortField)
-			b, bok := lookupCI(fields(out[j]), page.SortField)
-			if !aok || !bok {
-				sortErr = errs.Field("SortField", "unknown field %q", page.SortField)
-				return false
-			}
-			less := compare(a, b) < 0
-			if !page.SortAscending {
-				less = compare(a, b) > 0
-			}
-			return less
-		})
-		if sortErr != nil {
-			return nil, sortErr
+		// The field must exist whatever the list holds (an empty list
+		// included); each item's fields are built once, not per comparison.
+		var zero T
+		if _, ok := lookupCI(fields(zero), page.SortField); !ok {
+			return nil, errs.Field("SortField", "unknown field %q", page.SortField)
 		}
+		keys := make(map[int]any, len(out))
+		idx := make([]int, len(out))
+		for i, it := range out {
+			idx[i] = i
+			keys[i], _ = lookupCI(fields(it), page.SortField)
+		}
+		sort.SliceStable(idx, func(i, j int) bool {
+			c := compare(keys[idx[i]], keys[idx[j]])
+			if page.SortAscending {
+				return c < 0
+			}
+			return c > 0
+		})
+		sorted := make([]T, len(out))
+		for i, k := range idx {
+			sorted[i] = out[k]
+		}
+		out = sorted
 	}
 	limit, offset := page.LimitOffset()
 	if offset >= len(out) {
